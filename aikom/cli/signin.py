@@ -1,0 +1,76 @@
+"""`aikom signin …`: КЕП sign-in from the command line (challenge → sign → complete)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from aikom.cli.output import emit, fail
+from aikom.settings import get_settings
+
+app = typer.Typer(help="Вхід із КЕП", no_args_is_help=True)
+
+
+@app.command("challenge", help="Отримати одноразовий виклик для входу")
+def challenge(
+    out: Path = typer.Option(None, "--out", help="Куди записати текст виклику для підпису"),
+    json_output: bool = typer.Option(False, "--json", help="Звіт у JSON"),
+) -> None:
+    """Issue a one-time challenge; sign its text (e.g. `aikom kep sign`) and complete the sign-in."""
+    from aikom.db import unit_of_work
+    from aikom.services.signin import issue_challenge
+
+    with unit_of_work() as session:
+        issued = issue_challenge(session=session, settings=get_settings())
+    if out is not None:
+        out.write_bytes(issued.content)
+    payload = {
+        "nonce": issued.nonce,
+        "content": issued.content.decode("utf-8"),
+        "expires_at": issued.expires_at.isoformat(),
+        "file": str(out) if out else None,
+    }
+    emit(payload, json_output, f"Виклик: {issued.nonce} (дійсний до {issued.expires_at:%H:%M:%S} UTC)")
+
+
+@app.command("complete", help="Увійти: перевірити підписаний виклик")
+def complete(
+    nonce: str = typer.Option(..., "--nonce", help="Одноразовий виклик"),
+    signature: Path = typer.Option(..., "--signature", help="Файл підпису .p7s", exists=True, dir_okay=False),
+    client: str = typer.Option("cli", "--client", help="Ідентифікатор клієнта для обмеження спроб"),
+    json_output: bool = typer.Option(False, "--json", help="Звіт у JSON"),
+) -> None:
+    """Verify the signed challenge and sign in as the person the certificate names.
+
+    A first sign-in can close a process step (a new director's activation): its run is woken after commit.
+    """
+    from aikom.db import unit_of_work
+    from aikom.services.reconcile import wake_for_task
+    from aikom.services.signin import sign_in
+    from aikom.services.trust import current_trust_list
+
+    settings = get_settings()
+    with unit_of_work() as session:
+        result = sign_in(
+            session=session,
+            settings=settings,
+            trust=current_trust_list(settings),
+            nonce=nonce,
+            signature=signature.read_bytes(),
+            client_key=client,
+        )
+    if not result.ok:
+        if json_output:
+            emit(result.to_dict(), True, "")
+            raise typer.Exit(1)
+        fail(result.message_uk, result.reason or "refused", False)
+    # The decision is committed; a run that cannot be woken now is resumed by the reconciler.
+    resumed = [
+        {"task_id": task_id, "resume": wake_for_task(task_id).value} for task_id in result.decided_task_ids
+    ]
+    emit(
+        {**result.to_dict(), "resumed": resumed},
+        json_output,
+        f"Вхід виконано: особа № {result.person_id}" + (" (картку активовано)" if result.activated else ""),
+    )

@@ -1,0 +1,1 @@
+"""Email: the only package that renders and sends messages (templates + outbox delivery)."""

@@ -1,0 +1,147 @@
+"""Outbox delivery over SMTP: one reused connection, retries with backoff, never the same message twice.
+
+Each message is claimed with `FOR UPDATE SKIP LOCKED`, sent, and marked sent in its own transaction, so
+two deliverers never send one row. Its Message-ID is derived from the outbox id, so a receiver (and our
+SMTP sink) can drop the one duplicate a crash between "sent" and "marked" could cause.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage as MimeMessage
+from email.utils import formatdate
+
+import aiosmtplib
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from aikom.mail.templates import render
+from aikom.models import EmailMessage, EmailState
+from aikom.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+
+
+def message_id(outbox_id: int) -> str:
+    """The stable Message-ID of an outbox row."""
+    return f"<outbox-{outbox_id}@aikom.local>"
+
+
+def backoff(attempts: int) -> timedelta:
+    """Delay before the next attempt: 5 s, 10 s, 20 s … capped at one hour."""
+    return timedelta(seconds=min(5 * 2 ** max(attempts - 1, 0), 3600))
+
+
+def build_mime(row: EmailMessage, sender: str) -> MimeMessage:
+    """The MIME message of an outbox row: text part plus HTML alternative."""
+    rendered = render(row.template, row.variables)
+    mime = MimeMessage()
+    mime["From"] = sender
+    mime["To"] = row.to_address
+    mime["Subject"] = rendered.subject
+    mime["Message-ID"] = message_id(row.id)
+    mime["Date"] = formatdate(localtime=False)
+    mime["X-Aikom-Template"] = row.template
+    mime.set_content(rendered.text)
+    mime.add_alternative(rendered.html, subtype="html")
+    return mime
+
+
+@dataclass
+class DeliveryReport:
+    """What one delivery pass did."""
+
+    sent: int = 0
+    failed: int = 0
+    deferred: int = 0
+
+
+def _due(session: Session, now: datetime, limit: int) -> list[int]:
+    return list(
+        session.scalars(
+            select(EmailMessage.id)
+            .where(
+                EmailMessage.state == EmailState.PENDING,
+                or_(EmailMessage.next_attempt_at.is_(None), EmailMessage.next_attempt_at <= now),
+            )
+            .order_by(EmailMessage.id)
+            .limit(limit)
+        )
+    )
+
+
+async def deliver_pending(
+    settings: Settings, sessions: sessionmaker[Session], limit: int = 100
+) -> DeliveryReport:
+    """Send every due message over one SMTP connection; reschedule failures with backoff."""
+    report = DeliveryReport()
+    with sessions() as session:
+        ids = _due(session, datetime.now(UTC), limit)
+    if not ids:
+        return report
+    smtp = aiosmtplib.SMTP(
+        hostname=settings.smtp_host, port=settings.smtp_port, start_tls=settings.smtp_starttls, timeout=10
+    )
+    try:
+        await smtp.connect()
+    except (aiosmtplib.SMTPException, OSError) as exc:
+        log.warning("SMTP server %s:%s unreachable: %s", settings.smtp_host, settings.smtp_port, exc)
+        with sessions.begin() as session:
+            for outbox_id in ids:
+                _record_failure(session, outbox_id, f"SMTP недоступний: {exc}")
+        report.deferred = len(ids)
+        return report
+    try:
+        for outbox_id in ids:
+            with sessions.begin() as session:
+                row = session.scalars(
+                    select(EmailMessage)
+                    .where(EmailMessage.id == outbox_id, EmailMessage.state == EmailState.PENDING)
+                    .with_for_update(skip_locked=True)
+                ).one_or_none()
+                if row is None:  # another deliverer has it, or it was sent meanwhile
+                    continue
+                try:
+                    await smtp.send_message(build_mime(row, settings.mail_from))
+                except (aiosmtplib.SMTPException, OSError) as exc:
+                    _record_failure(session, outbox_id, str(exc), row)
+                    if row.state == EmailState.FAILED:
+                        report.failed += 1
+                    else:
+                        report.deferred += 1
+                    continue
+                row.state = EmailState.SENT
+                row.sent_at = datetime.now(UTC)
+                row.attempts += 1
+                report.sent += 1
+    finally:
+        if smtp.is_connected:
+            try:
+                await smtp.quit()
+            except (aiosmtplib.SMTPException, OSError):
+                smtp.close()
+    return report
+
+
+def _record_failure(session: Session, outbox_id: int, error: str, row: EmailMessage | None = None) -> None:
+    row = row or session.get(EmailMessage, outbox_id)
+    if row is None or row.state != EmailState.PENDING:
+        return
+    row.attempts += 1
+    row.last_error = error[:2000]
+    if row.attempts >= MAX_ATTEMPTS:
+        row.state = EmailState.FAILED
+    else:
+        row.next_attempt_at = datetime.now(UTC) + backoff(row.attempts)
+
+
+def deliver_pending_sync(
+    settings: Settings, sessions: sessionmaker[Session], limit: int = 100
+) -> DeliveryReport:
+    """Synchronous wrapper for CLI and tasks."""
+    return asyncio.run(deliver_pending(settings, sessions, limit))

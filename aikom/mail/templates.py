@@ -1,0 +1,103 @@
+"""Email templates: one pydantic model of variables per template; Jinja2, autoescaped HTML + text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from pydantic import BaseModel
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates" / "email"
+
+
+class BaseKeyIssued(BaseModel):
+    """The base access key of a new account, sent to the unit's official email."""
+
+    org_name: str
+    person_name: str
+    base_key: str
+    deadline: str
+
+
+class ApprovalRequested(BaseModel):
+    """A human step waits for a decision."""
+
+    recipient_name: str
+    task_title: str
+    process_title: str
+    due: str
+    task_id: int
+
+
+class PersonAppointed(BaseModel):
+    """A new card (director, deputy) was created: the person must sign in with КЕП."""
+
+    person_name: str
+    role_title: str
+    org_name: str
+    deadline: str
+
+
+class ProcessOutcome(BaseModel):
+    """A process ended: told to the requester."""
+
+    recipient_name: str
+    process_title: str
+    outcome: str
+    comment: str | None = None
+
+
+class MailCheck(BaseModel):
+    """A message to check that delivery works."""
+
+    recipient_name: str
+
+
+TEMPLATES: dict[str, type[BaseModel]] = {
+    "base_key_issued": BaseKeyIssued,
+    "approval_requested": ApprovalRequested,
+    "person_appointed": PersonAppointed,
+    "process_outcome": ProcessOutcome,
+    "mail_check": MailCheck,
+}
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    """A message ready to send."""
+
+    subject: str
+    text: str
+    html: str
+
+
+@lru_cache
+def _environment() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(TEMPLATE_DIR),
+        autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def validate_variables(template: str, variables: BaseModel | dict[str, object]) -> dict[str, object]:
+    """Check `variables` against the template's model; return them as plain JSON-able data."""
+    model = TEMPLATES.get(template)
+    if model is None:
+        raise KeyError(f"unknown email template {template!r}")
+    data = variables.model_dump() if isinstance(variables, BaseModel) else variables
+    return model.model_validate(data).model_dump(mode="json")
+
+
+def render(template: str, variables: dict[str, object]) -> RenderedEmail:
+    """Render subject, text and HTML parts of a template."""
+    data = validate_variables(template, variables)
+    env = _environment()
+    subject = env.get_template(f"{template}.subject.txt").render(**data).strip()
+    text = env.get_template(f"{template}.txt").render(**data)
+    html = env.get_template(f"{template}.html.j2").render(**data)
+    return RenderedEmail(subject=subject, text=text, html=html)

@@ -1,0 +1,67 @@
+"""ORM models, one module per aggregate; importing this package registers every table."""
+
+from aikom.models.account import (
+    AccessKey,
+    Account,
+    AccountState,
+    DeactivationReason,
+    KeyKind,
+    KeyState,
+    Person,
+    PersonRole,
+    PersonState,
+)
+from aikom.models.audit import AuditEntry
+from aikom.models.base import Base
+from aikom.models.ois import Agreement, GrantState, Ois, OisCapability, OisGrant, OisState
+from aikom.models.org import OrgLevel, OrgStatus, OrgUnit
+from aikom.models.outbox import EmailMessage, EmailState
+from aikom.models.process import (
+    ApprovalTask,
+    Decision,
+    Process,
+    ProcessState,
+    ProcessType,
+    SignedDecision,
+    SigninAttempt,
+    SigninChallenge,
+    TaskState,
+)
+from aikom.models.support import SupportRequest, SupportRequestState, SupportRequestType
+
+__all__ = [
+    "AccessKey",
+    "Account",
+    "AccountState",
+    "Agreement",
+    "ApprovalTask",
+    "AuditEntry",
+    "Base",
+    "DeactivationReason",
+    "Decision",
+    "EmailMessage",
+    "EmailState",
+    "GrantState",
+    "KeyKind",
+    "KeyState",
+    "Ois",
+    "OisCapability",
+    "OisGrant",
+    "OisState",
+    "OrgLevel",
+    "OrgStatus",
+    "OrgUnit",
+    "Person",
+    "PersonRole",
+    "PersonState",
+    "Process",
+    "ProcessState",
+    "ProcessType",
+    "SignedDecision",
+    "SigninAttempt",
+    "SigninChallenge",
+    "SupportRequest",
+    "SupportRequestState",
+    "SupportRequestType",
+    "TaskState",
+]

@@ -1,0 +1,92 @@
+"""Org units: the national root, oblasts, rayons, hromadas, schools and branches."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from aikom.models.base import Base, created_at_column, str_enum
+
+
+class OrgLevel(StrEnum):
+    """Level of an org unit in the cascade (institute → oblast → rayon → hromada → school → branch)."""
+
+    NATIONAL = "national"
+    OBLAST = "oblast"
+    RAYON = "rayon"
+    HROMADA = "hromada"
+    SCHOOL = "school"
+    BRANCH = "branch"
+
+    @property
+    def rank(self) -> int:
+        """Depth in the cascade: a child's rank is always greater than its parent's."""
+        return list(OrgLevel).index(self)
+
+
+class OrgStatus(StrEnum):
+    """Lifecycle of an org unit as the registers describe it."""
+
+    ACTIVE = "active"
+    LIQUIDATED = "liquidated"
+    REORGANIZED = "reorganized"
+    SUSPENDED = "suspended"
+
+
+class OrgUnit(Base):
+    """A node of the administrative and education tree; at most one account belongs to it."""
+
+    __tablename__ = "org_unit"
+    __table_args__ = (
+        CheckConstraint("edrpou ~ '^[0-9]{8}$'", name="edrpou_format"),
+        CheckConstraint("katottg ~ '^UA[0-9]{17}$'", name="katottg_format"),
+        CheckConstraint("(level = 'national') = (parent_id IS NULL)", name="only_national_is_root"),
+        # Unique ЄДРПОУ among active units; a liquidated school may share it with its successor.
+        Index(
+            "uq_org_unit_active_edrpou",
+            "edrpou",
+            unique=True,
+            postgresql_where=text("status = 'active' AND edrpou IS NOT NULL"),
+        ),
+        Index("uq_org_unit_katottg", "katottg", unique=True, postgresql_where=text("katottg IS NOT NULL")),
+        Index("uq_org_unit_edebo_id", "edebo_id", unique=True, postgresql_where=text("edebo_id IS NOT NULL")),
+        Index("ix_org_unit_parent_level", "parent_id", "level"),
+        Index("ix_org_unit_oblast_level", "oblast_id", "level"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    level: Mapped[OrgLevel] = mapped_column(str_enum(OrgLevel, "org_level"), nullable=False)
+    name: Mapped[str] = mapped_column(String(500), nullable=False)
+    short_name: Mapped[str | None] = mapped_column(String(300))
+    status: Mapped[OrgStatus] = mapped_column(
+        str_enum(OrgStatus, "org_status"), nullable=False, default=OrgStatus.ACTIVE
+    )
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("org_unit.id", ondelete="RESTRICT"))
+    # The ОУО that manages a school (seed: the body that created the director's card); for ОУО: its parent.
+    managing_body_id: Mapped[int | None] = mapped_column(ForeignKey("org_unit.id", ondelete="RESTRICT"))
+    # Denormalised oblast of every unit below the national level, for per-oblast scope and counts.
+    oblast_id: Mapped[int | None] = mapped_column(ForeignKey("org_unit.id", ondelete="RESTRICT"))
+    katottg: Mapped[str | None] = mapped_column(String(19))
+    katottg_category: Mapped[str | None] = mapped_column(String(1))
+    koatuu: Mapped[str | None] = mapped_column(String(10))
+    edrpou: Mapped[str | None] = mapped_column(String(8), index=True)
+    edebo_id: Mapped[str | None] = mapped_column(String(20))
+    school_type: Mapped[str | None] = mapped_column(String(200))
+    settlement: Mapped[str | None] = mapped_column(String(300))
+    address: Mapped[str | None] = mapped_column(String(500))
+    official_email: Mapped[str | None] = mapped_column(String(320))
+    director_name: Mapped[str | None] = mapped_column(String(300))
+    # A school the import could not place under its hromada: an admin must move it.
+    needs_placement: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    placement_note: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = created_at_column()
+
+    parent: Mapped[OrgUnit | None] = relationship(
+        remote_side="OrgUnit.id", foreign_keys=[parent_id], lazy="raise"
+    )
+
+    def __repr__(self) -> str:
+        return f"OrgUnit(id={self.id}, level={self.level}, name={self.name!r})"

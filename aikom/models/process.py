@@ -1,0 +1,150 @@
+"""Processes (the business record of a flow run), their human approval tasks and signed decisions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from aikom.models.base import Base, created_at_column, json_type, str_enum
+
+
+class ProcessType(StrEnum):
+    """The ten processes of DESIGN §3."""
+
+    CASCADE_PROVISIONING = "cascade-provisioning"
+    DIRECTOR_REPLACEMENT = "director-replacement"
+    DEPUTY = "deputy"
+    BRANCH = "branch"
+    NEW_SCHOOL = "new-school"
+    OIS_CONNECTION = "ois-connection"
+    OIS_ACCESS = "ois-access"
+    KEY_REGENERATION = "key-regeneration"
+    ACCOUNT_DEACTIVATION = "account-deactivation"
+    SUPPORT_REQUEST = "support-request"
+
+
+class ProcessState(StrEnum):
+    """Business state of a process (Prefect's run state is the engine's, this one is the truth)."""
+
+    STARTING = "starting"
+    RUNNING = "running"
+    WAITING = "waiting"
+    COMPLETED = "completed"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class Process(Base):
+    """One run of a business process."""
+
+    __tablename__ = "process"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    type: Mapped[ProcessType] = mapped_column(str_enum(ProcessType, "process_type"), nullable=False)
+    state: Mapped[ProcessState] = mapped_column(
+        str_enum(ProcessState, "process_state"), nullable=False, default=ProcessState.STARTING
+    )
+    subject_org_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_unit.id", ondelete="RESTRICT"))
+    requester_person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="RESTRICT"))
+    current_step: Mapped[str | None] = mapped_column(String(100))
+    flow_run_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    parameters: Mapped[dict[str, Any]] = mapped_column(json_type(), nullable=False, default=dict)
+    outcome: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class TaskState(StrEnum):
+    """A human step: OPEN until decided, expired or cancelled."""
+
+    OPEN = "open"
+    DECIDED = "decided"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+class Decision(StrEnum):
+    """The outcome of a human step."""
+
+    APPROVE = "approve"
+    REJECT = "reject"
+    CONFIRM = "confirm"
+    DEACTIVATE = "deactivate"
+
+
+class ApprovalTask(Base):
+    """A human step of a process: who may decide (role + org scope, never the requester) and by when."""
+
+    __tablename__ = "approval_task"
+    __table_args__ = (UniqueConstraint("process_id", "step_key", name="uq_approval_task_process_step"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    process_id: Mapped[int] = mapped_column(ForeignKey("process.id", ondelete="RESTRICT"), nullable=False)
+    step_key: Mapped[str] = mapped_column(String(100), nullable=False)
+    title: Mapped[str] = mapped_column(String(300), nullable=False)
+    allowed_roles: Mapped[list[str]] = mapped_column(json_type(), nullable=False, default=list)
+    scope_org_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_unit.id", ondelete="RESTRICT"))
+    assignee_person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="RESTRICT"))
+    excluded_person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="RESTRICT"))
+    state: Mapped[TaskState] = mapped_column(
+        str_enum(TaskState, "task_state"), nullable=False, default=TaskState.OPEN
+    )
+    decision: Mapped[Decision | None] = mapped_column(str_enum(Decision, "decision"))
+    comment: Mapped[str | None] = mapped_column(Text)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="RESTRICT"))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resumed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    details: Mapped[dict[str, Any]] = mapped_column(json_type(), nullable=False, default=dict)
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class SignedDecision(Base):
+    """A decision's КЕП signature with everything needed to re-verify it years later."""
+
+    __tablename__ = "signed_decision"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task_id: Mapped[int | None] = mapped_column(
+        ForeignKey("approval_task.id", ondelete="RESTRICT"), unique=True
+    )
+    signer_person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="RESTRICT"))
+    document: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    signature: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    certificate: Mapped[bytes | None] = mapped_column(LargeBinary)
+    verified_ok: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    verification_reason: Mapped[str | None] = mapped_column(String(64))
+    verified_at: Mapped[datetime] = created_at_column()
+
+
+class SigninChallenge(Base):
+    """A one-time, short-lived sign-in challenge."""
+
+    __tablename__ = "signin_challenge"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(100), nullable=False, unique=True)
+    created_at: Mapped[datetime] = created_at_column()
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SigninAttempt(Base):
+    """One sign-in attempt, kept for rate limiting and investigation."""
+
+    __tablename__ = "signin_attempt"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_key: Mapped[str] = mapped_column(String(200), nullable=False, index=True)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="RESTRICT"))
+    ok: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    reason: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime] = created_at_column()

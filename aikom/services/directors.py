@@ -1,0 +1,480 @@
+"""Director replacement (DESIGN §3 item 2): start, the approver's scope, the change of persons and the
+new director's decision on each deputy of the former one.
+
+The school's account, API keys and ОІС grants are not touched: a replacement changes persons only.
+The new director's РНОКПП never travels in clear: it is sealed into the process parameters, bound to
+the process row, and only opened to create the person card.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, date, datetime, timedelta
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from aikom.core.crypto import field_context, open_sealed, seal
+from aikom.core.errors import DomainError, NotFound, NotInScope, RoleNotAllowed, ValidationFailed
+from aikom.mail.templates import PersonAppointed, ProcessOutcome
+from aikom.models import (
+    Account,
+    AccountState,
+    Decision,
+    OrgLevel,
+    OrgStatus,
+    OrgUnit,
+    Person,
+    PersonRole,
+    PersonState,
+    Process,
+    ProcessState,
+    ProcessType,
+)
+from aikom.services import audit
+from aikom.services.approvals import FIRST_SIGNIN_STEP, ApprovalRequest, create_task
+from aikom.services.outbox import enqueue
+from aikom.services.persons import PersonData, create_person, keyring, read_rnokpp, validate_person_data
+from aikom.services.processes import create_process
+from aikom.settings import Settings, get_settings
+
+FLOW_NAME = "director-replacement"
+ACTIVATION_DAYS = 14
+APPROVAL_DAYS = 5
+DEPUTY_REVIEW_DAYS = 10
+
+
+def deputy_step_key(deputy_id: int) -> str:
+    """The step key of the new director's decision on one deputy."""
+    return f"deputy-{deputy_id}"
+
+
+ADMIN_ROLE_OF_LEVEL: dict[OrgLevel, PersonRole] = {
+    OrgLevel.NATIONAL: PersonRole.INSTITUTE_ADMIN,
+    OrgLevel.OBLAST: PersonRole.OBLAST_ADMIN,
+    OrgLevel.RAYON: PersonRole.RAYON_ADMIN,
+    OrgLevel.HROMADA: PersonRole.HROMADA_ADMIN,
+}
+
+
+class NewDirector(BaseModel):
+    """The form of a director replacement (what crosses the page/CLI boundary)."""
+
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    full_name: str
+    rnokpp: str
+    email: str
+    order_no: str
+    order_date: date
+
+
+class ReplacementAlreadyRunning(DomainError):
+    """A school has at most one director replacement under way."""
+
+    code = "replacement_already_running"
+
+    def __init__(self, process_id: int) -> None:
+        super().__init__(
+            f"Для цього закладу вже триває заміна керівника (процес № {process_id}).", process_id=process_id
+        )
+
+
+class SchoolWithoutAccount(DomainError):
+    """A replacement needs the school's АІКОМ account (created by the cascade)."""
+
+    code = "school_without_account"
+
+    def __init__(self, school_id: int) -> None:
+        super().__init__(
+            "Заклад освіти: у закладу немає чинного облікового запису АІКОМ — спершу ОУО має його створити.",
+            school_id=school_id,
+        )
+
+
+class SameDirector(DomainError):
+    """The new director is the current one."""
+
+    code = "same_director"
+
+    def __init__(self) -> None:
+        super().__init__("РНОКПП: новий керівник збігається з чинним керівником закладу.", field="rnokpp")
+
+
+def _school(session: Session, school_id: int) -> OrgUnit:
+    school = session.get(OrgUnit, school_id)
+    if school is None or school.level != OrgLevel.SCHOOL:
+        raise NotFound(f"Заклад освіти № {school_id} не знайдено.", school_id=school_id)
+    if school.status != OrgStatus.ACTIVE:
+        raise DomainError(
+            "Заклад освіти не діє (ліквідований або реорганізований): заміна керівника неможлива."
+        )
+    return school
+
+
+def find_school(*, session: Session, code: str) -> OrgUnit:
+    """A school by ЄДРПОУ or numeric id."""
+    code = code.strip()
+    stmt = select(OrgUnit).where(OrgUnit.level == OrgLevel.SCHOOL, OrgUnit.status == OrgStatus.ACTIVE)
+    if len(code) == 8 and code.isdigit():
+        found = session.scalars(stmt.where(OrgUnit.edrpou == code)).first()
+    elif code.isdigit():
+        found = session.scalars(stmt.where(OrgUnit.id == int(code))).first()
+    else:
+        found = None
+    if found is None:
+        raise NotFound(f"Заклад освіти «{code}» не знайдено (вкажіть ЄДРПОУ або номер).", code=code)
+    return found
+
+
+def current_director(session: Session, school_id: int) -> Person | None:
+    """The school's pending or active director, if any."""
+    return session.scalars(
+        select(Person).where(
+            Person.org_unit_id == school_id,
+            Person.role == PersonRole.DIRECTOR,
+            Person.state.in_([PersonState.PENDING, PersonState.ACTIVE]),
+        )
+    ).first()
+
+
+def check_may_replace(session: Session, actor: Person, school: OrgUnit) -> None:
+    """Only an active admin of the ОУО that manages the school may start a replacement."""
+    unit = session.get(OrgUnit, actor.org_unit_id)
+    if unit is None or ADMIN_ROLE_OF_LEVEL.get(unit.level) != actor.role or unit.level == OrgLevel.NATIONAL:
+        raise RoleNotAllowed("Заміну керівника починає адміністратор органу управління освітою (ОУО).")
+    if actor.state != PersonState.ACTIVE:
+        raise RoleNotAllowed("Ваша картка не активна: увійдіть із КЕП, щоб її активувати.")
+    if school.managing_body_id != actor.org_unit_id:
+        raise NotInScope(
+            "Заклад не перебуває в управлінні вашого ОУО: заміну керівника починає ОУО, що керує закладом.",
+            school_id=school.id,
+        )
+
+
+def start_replacement(
+    *,
+    session: Session,
+    actor: Person,
+    school_id: int,
+    new_director: NewDirector,
+    settings: Settings | None = None,
+) -> Process:
+    """Validate the form and create the process (STARTING); the caller starts the flow run after commit."""
+    school = _school(session, school_id)
+    check_may_replace(session, actor, school)
+    data = validate_person_data(
+        PersonData(
+            full_name=new_director.full_name,
+            email=new_director.email,
+            rnokpp=new_director.rnokpp,
+            appointment_order_no=new_director.order_no,
+            appointment_order_date=new_director.order_date,
+        )
+    )
+    if not data.appointment_order_no:
+        raise ValidationFailed("order_no", "Номер наказу про призначення: обов'язкове поле.")
+    account = session.scalars(select(Account).where(Account.org_unit_id == school.id)).one_or_none()
+    if account is None or account.state == AccountState.DEACTIVATED:
+        raise SchoolWithoutAccount(school.id)
+    running = session.scalars(
+        select(Process.id).where(
+            Process.type == ProcessType.DIRECTOR_REPLACEMENT,
+            Process.subject_org_unit_id == school.id,
+            Process.state.in_([ProcessState.STARTING, ProcessState.RUNNING, ProcessState.WAITING]),
+        )
+    ).first()
+    if running is not None:
+        raise ReplacementAlreadyRunning(running)
+    former = current_director(session, school.id)
+    if former is not None and read_rnokpp(former, settings=settings) == data.rnokpp:
+        raise SameDirector()
+    process = create_process(
+        session=session,
+        type=ProcessType.DIRECTOR_REPLACEMENT,
+        flow=FLOW_NAME,
+        requester=actor,
+        subject_org_unit_id=school.id,
+        parameters={
+            "school_id": school.id,
+            "school_name": school.name,
+            "managing_body_id": school.managing_body_id,
+            "former_director_id": former.id if former else None,
+            "new_director": {
+                "full_name": data.full_name,
+                "email": data.email,
+                "order_no": data.appointment_order_no,
+                "order_date": new_director.order_date.isoformat(),
+            },
+        },
+    )
+    ring = keyring(settings)
+    sealed = seal(
+        data.rnokpp.encode("ascii"),
+        context=field_context("process", "new_director_rnokpp", process.id),
+        keyring=ring,
+    )
+    process.parameters = {
+        **process.parameters,
+        "new_director_rnokpp_sealed": base64.b64encode(sealed).decode(),
+    }
+    audit.record(
+        session=session,
+        action="director_replacement.started",
+        object_type="process",
+        object_id=process.id,
+        details={"school_id": school.id, "former_director_id": former.id if former else None},
+        actor_person_id=actor.id,
+        actor_label=actor.full_name,
+    )
+    session.flush()
+    return process
+
+
+def get_process_for_update(*, session: Session, process_id: int) -> Process:
+    """The director-replacement process; NotFound otherwise."""
+    process = session.get(Process, process_id)
+    if process is None or process.type != ProcessType.DIRECTOR_REPLACEMENT:
+        raise NotFound(f"Процес заміни керівника № {process_id} не знайдено.")
+    return process
+
+
+def approver_scope(session: Session, process: Process) -> tuple[PersonRole, int]:
+    """Who approves: another admin of the same ОУО, or of the parent ОУО when it has no other."""
+    body = session.get(OrgUnit, process.parameters["managing_body_id"])
+    if body is None:
+        raise NotFound("ОУО, що керує закладом, не знайдено.")
+    others = session.scalars(
+        select(Person.id).where(
+            Person.org_unit_id == body.id,
+            Person.role == ADMIN_ROLE_OF_LEVEL[body.level],
+            Person.state == PersonState.ACTIVE,
+            Person.id != process.requester_person_id,
+        )
+    ).first()
+    if others is not None or body.parent_id is None:
+        return ADMIN_ROLE_OF_LEVEL[body.level], body.id
+    parent = session.get(OrgUnit, body.parent_id)
+    assert parent is not None
+    return ADMIN_ROLE_OF_LEVEL[parent.level], parent.id
+
+
+def apply_replacement(*, session: Session, process_id: int, settings: Settings | None = None) -> int:
+    """Former director INACTIVE (marked former), new director card PENDING, email; idempotent.
+
+    Returns the new director's person id.
+    """
+    settings = settings or get_settings()
+    process = session.get(Process, process_id)
+    if process is None:
+        raise NotFound(f"Процес № {process_id} не знайдено.")
+    done = process.parameters.get("new_director_id")
+    if done is not None:
+        return int(done)
+    school = _school(session, process.parameters["school_id"])
+    account = session.scalars(select(Account).where(Account.org_unit_id == school.id)).one_or_none()
+    if account is None:
+        raise DomainError("У закладу немає облікового запису АІКОМ: спершу його має створити ОУО.")
+    requester = session.get(Person, process.requester_person_id) if process.requester_person_id else None
+    now = datetime.now(UTC)
+    former = current_director(session, school.id)
+    if former is not None:
+        former.state = PersonState.INACTIVE
+        former.is_former = True
+        former.deactivated_at = now
+        audit.record(
+            session=session,
+            action="person.director_replaced",
+            object_type="person",
+            object_id=former.id,
+            details={"process_id": process.id},
+            actor_person_id=requester.id if requester else None,
+            actor_label=requester.full_name if requester else "system",
+        )
+        session.flush()
+    sealed = base64.b64decode(process.parameters["new_director_rnokpp_sealed"])
+    rnokpp = open_sealed(
+        sealed, context=field_context("process", "new_director_rnokpp", process.id), keyring=keyring(settings)
+    ).decode("ascii")
+    form = process.parameters["new_director"]
+    person = create_person(
+        session=session,
+        account=account,
+        role=PersonRole.DIRECTOR,
+        data=PersonData(
+            full_name=form["full_name"],
+            email=form["email"],
+            rnokpp=rnokpp,
+            title="Директор",
+            appointment_order_no=form["order_no"],
+            appointment_order_date=date.fromisoformat(form["order_date"]),
+        ),
+        actor_label=requester.full_name if requester else "system",
+        actor_person_id=requester.id if requester else None,
+        settings=settings,
+    )
+    deadline = (now + timedelta(days=ACTIVATION_DAYS)).strftime("%d.%m.%Y")
+    enqueue(
+        session=session,
+        template="person_appointed",
+        to_address=person.email,
+        variables=PersonAppointed(
+            person_name=person.full_name,
+            role_title="керівник закладу освіти",
+            org_name=school.name,
+            deadline=deadline,
+        ),
+        idempotency_key=f"process-{process.id}-new-director-appointed",
+    )
+    create_task(
+        session=session,
+        request=ApprovalRequest(
+            process_id=process.id,
+            step_key=FIRST_SIGNIN_STEP,
+            title=f"Перший вхід нового керівника з КЕП: {person.full_name}",
+            allowed_roles=[PersonRole.DIRECTOR],
+            scope_org_unit_id=school.id,
+            assignee_person_id=person.id,
+            due_in_seconds=ACTIVATION_DAYS * 86400,
+            decisions=[Decision.CONFIRM],
+        ),
+    )
+    process.parameters = {**process.parameters, "new_director_id": person.id}
+    session.flush()
+    return person.id
+
+
+def deputies_to_review(*, session: Session, process_id: int) -> list[Person]:
+    """Deputies appointed by the former director that are still current."""
+    process = session.get(Process, process_id)
+    former_id = process.parameters.get("former_director_id") if process else None
+    if former_id is None:
+        return []
+    return list(
+        session.scalars(
+            select(Person)
+            .where(
+                Person.appointed_by_id == former_id,
+                Person.role == PersonRole.DEPUTY,
+                Person.state != PersonState.INACTIVE,
+            )
+            .order_by(Person.id)
+        )
+    )
+
+
+def open_deputy_reviews(*, session: Session, process_id: int) -> list[Person]:
+    """Open one review step per deputy at once, so the new director sees them all; idempotent."""
+    process = get_process_for_update(session=session, process_id=process_id)
+    deputies = deputies_to_review(session=session, process_id=process_id)
+    for deputy in deputies:
+        create_task(
+            session=session,
+            request=ApprovalRequest(
+                process_id=process.id,
+                step_key=deputy_step_key(deputy.id),
+                title=f"Заступник {deputy.full_name}: підтвердити повноваження чи деактивувати",
+                allowed_roles=[PersonRole.DIRECTOR],
+                scope_org_unit_id=process.subject_org_unit_id,
+                assignee_person_id=process.parameters.get("new_director_id"),
+                due_in_seconds=DEPUTY_REVIEW_DAYS * 86400,
+                decisions=[Decision.CONFIRM, Decision.DEACTIVATE],
+                details={"deputy": deputy.full_name, "email": deputy.email},
+            ),
+        )
+    return deputies
+
+
+def notify_requester(*, session: Session, process_id: int, outcome: str, comment: str | None) -> None:
+    """Email the requester how the replacement ended (once per outcome)."""
+    process = get_process_for_update(session=session, process_id=process_id)
+    requester = session.get(Person, process.requester_person_id) if process.requester_person_id else None
+    if requester is None:
+        return
+    enqueue(
+        session=session,
+        template="process_outcome",
+        to_address=requester.email,
+        variables=ProcessOutcome(
+            recipient_name=requester.full_name,
+            process_title=f"Заміна керівника: {process.parameters.get('school_name')}",
+            outcome=outcome,
+            comment=comment,
+        ),
+        idempotency_key=f"process-{process.id}-outcome",
+    )
+
+
+def apply_deputy_decision(*, session: Session, process_id: int, deputy_id: int, keep: bool) -> None:
+    """Confirm a deputy under the new director, or deactivate them; idempotent."""
+    process = session.get(Process, process_id)
+    deputy = session.get(Person, deputy_id)
+    if process is None or deputy is None:
+        raise NotFound("Процес або заступника не знайдено.")
+    new_director_id = process.parameters.get("new_director_id")
+    new_director = session.get(Person, new_director_id) if new_director_id else None
+    label = new_director.full_name if new_director else "system"
+    if keep and deputy.appointed_by_id != new_director_id:
+        deputy.appointed_by_id = new_director_id
+        audit.record(
+            session=session,
+            action="person.deputy_confirmed",
+            object_type="person",
+            object_id=deputy.id,
+            details={"process_id": process_id},
+            actor_person_id=new_director_id,
+            actor_label=label,
+        )
+    elif not keep and deputy.state != PersonState.INACTIVE:
+        deputy.state = PersonState.INACTIVE
+        deputy.deactivated_at = datetime.now(UTC)
+        audit.record(
+            session=session,
+            action="person.deputy_deactivated",
+            object_type="person",
+            object_id=deputy.id,
+            details={"process_id": process_id},
+            actor_person_id=new_director_id,
+            actor_label=label,
+        )
+    session.flush()
+
+
+class ManagedSchool(BaseModel):
+    """A school an ОУО manages, as the start form lists it."""
+
+    id: int
+    name: str
+    edrpou: str | None
+    director: str | None
+
+
+def managed_schools(*, session: Session, actor: Person, limit: int = 2000) -> list[ManagedSchool]:
+    """Active schools with an АІКОМ account managed by the actor's ОУО, with their current director."""
+    schools = session.scalars(
+        select(OrgUnit)
+        .join(Account, Account.org_unit_id == OrgUnit.id)
+        .where(
+            Account.state != AccountState.DEACTIVATED,
+            OrgUnit.managing_body_id == actor.org_unit_id,
+            OrgUnit.level == OrgLevel.SCHOOL,
+            OrgUnit.status == OrgStatus.ACTIVE,
+        )
+        .order_by(OrgUnit.name)
+        .limit(limit)
+    ).all()
+    directors_by_school = {
+        p.org_unit_id: p.full_name
+        for p in session.scalars(
+            select(Person).where(
+                Person.org_unit_id.in_([s.id for s in schools]),
+                Person.role == PersonRole.DIRECTOR,
+                Person.state.in_([PersonState.PENDING, PersonState.ACTIVE]),
+            )
+        )
+    }
+    return [
+        ManagedSchool(id=s.id, name=s.name, edrpou=s.edrpou, director=directors_by_school.get(s.id))
+        for s in schools
+    ]

@@ -1,0 +1,278 @@
+"""Processes: the business record of a flow run (type, subject, requester, state, current step, run id).
+
+A process row is created before its flow run exists (so a start is never lost when Prefect is down);
+`parameters["flow"]` names the flow that runs it (see `aikom.deployments`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from aikom.core.errors import NotFound, NotInScope, ValidationFailed
+from aikom.models import ApprovalTask, OrgUnit, Person, PersonState, Process, ProcessState, ProcessType
+from aikom.services.approvals import PersonNotActive, org_lineage
+
+FINAL_STATES = frozenset(
+    {
+        ProcessState.COMPLETED,
+        ProcessState.REJECTED,
+        ProcessState.EXPIRED,
+        ProcessState.FAILED,
+        ProcessState.CANCELLED,
+    }
+)
+STATE_LABELS_UK = {
+    ProcessState.STARTING: "запускається",
+    ProcessState.RUNNING: "виконується",
+    ProcessState.WAITING: "очікує рішення",
+    ProcessState.COMPLETED: "завершено",
+    ProcessState.REJECTED: "відхилено",
+    ProcessState.EXPIRED: "строк минув",
+    ProcessState.FAILED: "помилка",
+    ProcessState.CANCELLED: "скасовано",
+}
+
+
+class StepView(BaseModel):
+    """One human step of a process."""
+
+    task_id: int
+    step_key: str
+    title: str
+    state: str
+    decision: str | None
+    decided_by_id: int | None
+    decided_at: datetime | None
+    comment: str | None
+    due_at: datetime | None
+    resumed_at: datetime | None
+    allowed_roles: list[str]
+    scope_org_unit_id: int | None
+    excluded_person_id: int | None
+
+
+class ProcessView(BaseModel):
+    """A process with its steps, as pages and the CLI show it."""
+
+    id: int
+    type: str
+    flow: str | None
+    state: str
+    state_uk: str
+    current_step: str | None
+    flow_run_id: str | None
+    requester_person_id: int | None
+    subject_org_unit_id: int | None
+    parameters: dict[str, Any]
+    outcome: str | None
+    created_at: datetime
+    updated_at: datetime | None
+    finished_at: datetime | None
+    steps: list[StepView]
+
+
+def create_process(
+    *,
+    session: Session,
+    type: ProcessType,
+    flow: str,
+    requester: Person | None,
+    subject_org_unit_id: int | None,
+    parameters: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+) -> Process:
+    """Create a STARTING process for `flow`; with an idempotency key a repeated call returns the first.
+
+    The requester must be active and the subject must lie in the requester's org subtree.
+    """
+    if subject_org_unit_id is not None and session.get(OrgUnit, subject_org_unit_id) is None:
+        raise ValidationFailed("subject_org_unit_id", f"Організацію №{subject_org_unit_id} не знайдено.")
+    if requester is not None:
+        if requester.state != PersonState.ACTIVE:
+            raise PersonNotActive(requester)
+        if subject_org_unit_id is not None and requester.org_unit_id not in org_lineage(
+            session, subject_org_unit_id
+        ):
+            raise NotInScope(
+                f"Організація №{subject_org_unit_id} лежить поза вашою зоною відповідальності.",
+                actor_id=requester.id,
+                org_unit_id=subject_org_unit_id,
+            )
+    values = {
+        "type": type,
+        "state": ProcessState.STARTING,
+        "requester_person_id": requester.id if requester else None,
+        "subject_org_unit_id": subject_org_unit_id,
+        "parameters": {**(parameters or {}), "flow": flow},
+        "idempotency_key": idempotency_key,
+    }
+    if idempotency_key is None:
+        process = Process(**values)
+        session.add(process)
+        session.flush()
+        return process
+    session.execute(
+        insert(Process).values(**values).on_conflict_do_nothing(index_elements=[Process.idempotency_key])
+    )
+    return session.scalars(select(Process).where(Process.idempotency_key == idempotency_key)).one()
+
+
+def get_process(*, session: Session, process_id: int, lock: bool = False) -> Process:
+    """The process, or NotFound."""
+    stmt = select(Process).where(Process.id == process_id)
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    process = session.scalars(stmt).one_or_none()
+    if process is None:
+        raise NotFound(f"Процес №{process_id} не знайдено.", process_id=process_id)
+    return process
+
+
+def flow_of(process: Process) -> str | None:
+    """The flow that runs this process."""
+    flow = process.parameters.get("flow")
+    return str(flow) if flow else None
+
+
+def attach_flow_run(*, session: Session, process_id: int, flow_run_id: str) -> Process:
+    """Remember the flow run of a process (the first one attached stays)."""
+    process = get_process(session=session, process_id=process_id, lock=True)
+    if process.flow_run_id is None:
+        process.flow_run_id = flow_run_id
+        process.updated_at = datetime.now(UTC)
+        session.flush()
+    return process
+
+
+def mark_step(*, session: Session, process_id: int, state: ProcessState, step: str | None) -> Process:
+    """Move a live process to RUNNING or WAITING at `step`; a finished process is left alone."""
+    if state in FINAL_STATES or state == ProcessState.STARTING:
+        raise ValueError(f"mark_step cannot set {state}")
+    process = get_process(session=session, process_id=process_id, lock=True)
+    if process.state in FINAL_STATES:
+        return process
+    process.state = state
+    process.current_step = step
+    process.updated_at = datetime.now(UTC)
+    session.flush()
+    return process
+
+
+def finish(*, session: Session, process_id: int, state: ProcessState, outcome: str | None = None) -> Process:
+    """Put a process into a final state once; a second call keeps the first outcome."""
+    if state not in FINAL_STATES:
+        raise ValueError(f"{state} is not a final state")
+    process = get_process(session=session, process_id=process_id, lock=True)
+    if process.state in FINAL_STATES:
+        return process
+    now = datetime.now(UTC)
+    process.state = state
+    process.outcome = outcome
+    process.current_step = None
+    process.updated_at = now
+    process.finished_at = now
+    session.flush()
+    return process
+
+
+def show_process(*, session: Session, process_id: int) -> ProcessView:
+    """The process with its human steps."""
+    process = get_process(session=session, process_id=process_id)
+    tasks = session.scalars(
+        select(ApprovalTask).where(ApprovalTask.process_id == process_id).order_by(ApprovalTask.id)
+    ).all()
+    return ProcessView(
+        id=process.id,
+        type=process.type.value,
+        flow=flow_of(process),
+        state=process.state.value,
+        state_uk=STATE_LABELS_UK[process.state],
+        current_step=process.current_step,
+        flow_run_id=process.flow_run_id,
+        requester_person_id=process.requester_person_id,
+        subject_org_unit_id=process.subject_org_unit_id,
+        # Sealed values (e.g. a РНОКПП) stay in the database: views never carry them.
+        parameters={k: v for k, v in process.parameters.items() if not k.endswith("_sealed")},
+        outcome=process.outcome,
+        created_at=process.created_at,
+        updated_at=process.updated_at,
+        finished_at=process.finished_at,
+        steps=[
+            StepView(
+                task_id=t.id,
+                step_key=t.step_key,
+                title=t.title,
+                state=t.state.value,
+                decision=t.decision.value if t.decision else None,
+                decided_by_id=t.decided_by_id,
+                decided_at=t.decided_at,
+                comment=t.comment,
+                due_at=t.due_at,
+                resumed_at=t.resumed_at,
+                allowed_roles=list(t.allowed_roles),
+                scope_org_unit_id=t.scope_org_unit_id,
+                excluded_person_id=t.excluded_person_id,
+            )
+            for t in tasks
+        ],
+    )
+
+
+def processes_without_run(
+    *, session: Session, older_than: timedelta, now: datetime | None = None, limit: int = 100
+) -> list[Process]:
+    """STARTING processes whose flow run was never created (Prefect was down when they started)."""
+    now = now or datetime.now(UTC)
+    return list(
+        session.scalars(
+            select(Process)
+            .where(
+                Process.state == ProcessState.STARTING,
+                Process.flow_run_id.is_(None),
+                Process.created_at < now - older_than,
+            )
+            .order_by(Process.id)
+            .limit(limit)
+        )
+    )
+
+
+def live_processes_with_runs(*, session: Session, limit: int = 1000) -> list[Process]:
+    """Processes not yet finished that have a flow run."""
+    return list(
+        session.scalars(
+            select(Process)
+            .where(Process.state.not_in(FINAL_STATES), Process.flow_run_id.is_not(None))
+            .order_by(Process.id)
+            .limit(limit)
+        )
+    )
+
+
+class ProcessBrief(BaseModel):
+    """A process in a list."""
+
+    id: int
+    type: str
+    state_uk: str
+    created_at: datetime
+
+
+def processes_of_person(*, session: Session, person_id: int, limit: int = 50) -> list[ProcessBrief]:
+    """Processes the person started, newest first."""
+    rows = session.scalars(
+        select(Process)
+        .where(Process.requester_person_id == person_id)
+        .order_by(Process.id.desc())
+        .limit(limit)
+    ).all()
+    return [
+        ProcessBrief(id=p.id, type=p.type.value, state_uk=STATE_LABELS_UK[p.state], created_at=p.created_at)
+        for p in rows
+    ]

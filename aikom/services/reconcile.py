@@ -1,0 +1,203 @@
+"""Keep the engine in step with the database, which is the truth.
+
+- wake the flow run of every decided (or expired) task that has not been woken yet — a decision made
+  while Prefect was down is never lost;
+- expire overdue open tasks (the flow then runs its own expiry branch);
+- repair runs a runner shutdown left Crashed/Cancelled (or a lapsed suspension left Failed) while
+  their process is still live: put them back on the schedule; the re-run skips its cached steps and
+  suspends again at its step, or goes on when that step was decided meanwhile;
+- launch processes whose flow run was never created (Prefect was down when they started).
+
+These use cases span the database and the engine, so they open their own units of work: the decision
+is committed before the engine is called, and an engine failure never rolls a decision back.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from aikom.db import unit_of_work
+from aikom.deployments import deployment_for
+from aikom.models import ProcessState, TaskState
+from aikom.orchestration import adapter
+from aikom.orchestration.adapter import OrchestratorUnavailable, ResumeResult, RunStateType, step_of_pause_key
+from aikom.services import approvals, processes
+
+log = logging.getLogger(__name__)
+
+LAUNCH_GRACE = timedelta(seconds=30)
+MAX_REPAIRS = 5
+REPAIRABLE_STATES = (RunStateType.CRASHED, RunStateType.CANCELLED, RunStateType.FAILED)
+BATCH = 100
+
+
+class WakeResult(StrEnum):
+    """What happened to one decided task's flow run."""
+
+    RESUMED = "resumed"  # the run was waiting in this step and is now resumed
+    NOT_NEEDED = "not_needed"  # the run is past this step or finished; nothing to wake
+    IN_PROGRESS = "in_progress"  # the run is running/scheduled: it reads the decision itself
+    NEEDS_REPAIR = "needs_repair"  # the run ended Crashed/Cancelled/Failed: the repair pass re-runs it
+    NO_RUN = "no_run"  # the process has no flow run (yet)
+    UNAVAILABLE = "unavailable"  # the Prefect server did not answer
+
+
+class ReconcileReport(BaseModel):
+    """What one reconciliation pass did."""
+
+    expired: list[int] = Field(default_factory=list)
+    resumed: list[int] = Field(default_factory=list)
+    waiting_for_run: list[int] = Field(default_factory=list)
+    repaired: list[int] = Field(default_factory=list)
+    failed: list[int] = Field(default_factory=list)
+    launched: list[int] = Field(default_factory=list)
+    orchestrator_available: bool = True
+
+
+def wake_for_task(task_id: int, *, db_url: str | None = None, api_url: str | None = None) -> WakeResult:
+    """Resume the flow run waiting for this (already committed) decision, if it is waiting for it."""
+    with unit_of_work(db_url) as session:
+        task = approvals.get_task(session=session, task_id=task_id)
+        process = processes.get_process(session=session, process_id=task.process_id)
+        if task.state == TaskState.OPEN:
+            return WakeResult.IN_PROGRESS
+        if task.resumed_at is not None:
+            return WakeResult.NOT_NEEDED
+        flow_run_id = process.flow_run_id
+        step_key = task.step_key
+        run_input = {
+            "task_id": task.id,
+            "state": task.state.value,
+            "decision": task.decision.value if task.decision else None,
+        }
+    if flow_run_id is None:
+        return WakeResult.NO_RUN
+    try:
+        result = _wake(flow_run_id, step_key, run_input, api_url)
+    except OrchestratorUnavailable as exc:
+        log.warning(
+            "task %s decided; Prefect unavailable, the reconciler resumes it: %s", task_id, exc.detail
+        )
+        return WakeResult.UNAVAILABLE
+    if result in (WakeResult.RESUMED, WakeResult.NOT_NEEDED):
+        with unit_of_work(db_url) as session:
+            approvals.mark_resumed(session=session, task_ids=[task_id])
+    return result
+
+
+def _wake(flow_run_id: str, step_key: str, run_input: dict[str, object], api_url: str | None) -> WakeResult:
+    run = adapter.read_run(flow_run_id, api_url=api_url)
+    if run is None:
+        return WakeResult.NEEDS_REPAIR
+    if run.waiting:
+        if step_of_pause_key(run.pause_key) != step_key:
+            return WakeResult.NOT_NEEDED  # it waits in a later step
+        result = adapter.resume_run(flow_run_id, run_input, api_url=api_url)
+        if result == ResumeResult.RESUMED:
+            return WakeResult.RESUMED
+        if result == ResumeResult.TIMED_OUT:
+            return WakeResult.NEEDS_REPAIR
+        return WakeResult.IN_PROGRESS
+    if run.state_type == RunStateType.COMPLETED:
+        return WakeResult.NOT_NEEDED
+    if run.finished:
+        return WakeResult.NEEDS_REPAIR
+    # Scheduled/pending/running: it will read the decision from the database before it would suspend;
+    # if it suspends in the meantime, the next pass finds it waiting and resumes it.
+    return WakeResult.IN_PROGRESS
+
+
+def launch_process(process_id: int, *, db_url: str | None = None, api_url: str | None = None) -> str:
+    """Create the flow run of a process (idempotent per process) and attach it; its id."""
+    with unit_of_work(db_url) as session:
+        process = processes.get_process(session=session, process_id=process_id)
+        if process.flow_run_id:
+            return process.flow_run_id
+        flow = processes.flow_of(process)
+    if flow is None:
+        raise ValueError(f"process {process_id} names no flow")
+    flow_run_id = adapter.start_run(
+        deployment_for(flow),
+        {"process_id": process_id},
+        idempotency_key=f"aikom-process-{process_id}",
+        api_url=api_url,
+    )
+    with unit_of_work(db_url) as session:
+        process = processes.attach_flow_run(session=session, process_id=process_id, flow_run_id=flow_run_id)
+        return process.flow_run_id or flow_run_id
+
+
+def repair_runs(*, db_url: str | None = None, api_url: str | None = None) -> tuple[list[int], list[int]]:
+    """Re-schedule runs of live processes that ended Crashed/Cancelled/Failed; (repaired, given up)."""
+    with unit_of_work(db_url) as session:
+        live = {
+            p.flow_run_id: p.id for p in processes.live_processes_with_runs(session=session) if p.flow_run_id
+        }
+    repaired: list[int] = []
+    given_up: list[int] = []
+    ids = list(live)
+    for start in range(0, len(ids), BATCH):
+        runs = adapter.find_runs(
+            flow_run_ids=ids[start : start + BATCH], states=REPAIRABLE_STATES, limit=BATCH, api_url=api_url
+        )
+        for run in runs:
+            process_id = live[run.id]
+            if run.run_count >= MAX_REPAIRS:
+                with unit_of_work(db_url) as session:
+                    processes.finish(
+                        session=session,
+                        process_id=process_id,
+                        state=ProcessState.FAILED,
+                        outcome=f"Процес зупинився з помилкою ({run.state_name}) і не відновився "
+                        f"після {run.run_count} спроб; потрібне втручання адміністратора.",
+                    )
+                given_up.append(process_id)
+                continue
+            reason = f"aikom reconcile: re-run of a {run.state_name} run of live process {process_id}"
+            if adapter.reschedule_run(run.id, reason=reason, api_url=api_url) is not None:
+                log.info("re-scheduled %s run %s of process %s", run.state_name, run.id, process_id)
+                repaired.append(process_id)
+    return repaired, given_up
+
+
+def reconcile(
+    *, db_url: str | None = None, api_url: str | None = None, now: datetime | None = None
+) -> ReconcileReport:
+    """One reconciliation pass (safe to run any time, from any number of places)."""
+    now = now or datetime.now(UTC)
+    report = ReconcileReport()
+    # 1. Expire overdue tasks (database only: works while Prefect is down).
+    with unit_of_work(db_url) as session:
+        report.expired = approvals.expire_overdue(session=session, now=now)
+        candidates = approvals.tasks_to_resume(session=session)
+    if not adapter.is_available(api_url):
+        report.orchestrator_available = False
+        return report
+    try:
+        # 2. Wake runs for decided/expired tasks.
+        for candidate in candidates:
+            result = wake_for_task(candidate.task_id, db_url=db_url, api_url=api_url)
+            if result == WakeResult.RESUMED:
+                report.resumed.append(candidate.task_id)
+            elif result in (WakeResult.IN_PROGRESS, WakeResult.NEEDS_REPAIR):
+                report.waiting_for_run.append(candidate.task_id)
+            elif result == WakeResult.UNAVAILABLE:
+                report.orchestrator_available = False
+                return report
+        # 3. Repair runs left Crashed/Cancelled/Failed.
+        report.repaired, report.failed = repair_runs(db_url=db_url, api_url=api_url)
+        # 4. Launch processes that never got a run.
+        with unit_of_work(db_url) as session:
+            stuck = processes.processes_without_run(session=session, older_than=LAUNCH_GRACE, now=now)
+            stuck_ids = [p.id for p in stuck]
+        for process_id in stuck_ids:
+            launch_process(process_id, db_url=db_url, api_url=api_url)
+            report.launched.append(process_id)
+    except OrchestratorUnavailable as exc:
+        log.warning("reconcile stopped: Prefect unavailable: %s", exc.detail)
+        report.orchestrator_available = False
+    return report

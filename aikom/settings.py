@@ -1,0 +1,74 @@
+"""The one settings object: every configurable value, read from `AIKOM_*` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """АІКОМ Back Office configuration (env prefix `AIKOM_`)."""
+
+    model_config = SettingsConfigDict(env_prefix="AIKOM_", env_file=".env", extra="ignore")
+
+    # Where the embedded PostgreSQL, the demo PKI and other local state live.
+    data_dir: Path = PROJECT_ROOT / ".aikom"
+    # The real public registers (КАТОТТГ, ЄДЕБО); never copied into the project.
+    shared_data_dir: Path = PROJECT_ROOT.parent / "shared" / "data"
+    # With no URL the project starts its own embedded PostgreSQL under data_dir.
+    database_url: str | None = None
+    database_name: str = "aikom"
+    prefect_database_name: str = "prefect"
+
+    # Security: secrets for key hashing and personal-data encryption. The defaults are for demo mode only;
+    # production configuration must set all of them (see `Settings.check_production`).
+    demo_mode: bool = True
+    key_pepper_id: str = "p1"
+    key_peppers: dict[str, str] = Field(default_factory=lambda: {"p1": "demo-pepper-not-for-production"})
+    rnokpp_key_id: str = "k1"
+    rnokpp_keys: dict[str, str] = Field(
+        # 32-byte AES-256 keys, hex
+        default_factory=lambda: {"k1": "00" * 16 + "11" * 16}
+    )
+    blind_index_key: str = "22" * 32
+    # Directory of trusted qualified CA certificates (PEM/DER) and their CRLs.
+    trust_dir: Path | None = None
+
+    challenge_ttl_seconds: int = 300
+    signin_max_failures: int = 5
+    signin_failure_window_seconds: int = 900
+    max_signature_bytes: int = 1_000_000
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    smtp_starttls: bool = False
+    mail_from: str = "АІКОМ <no-reply@aikom.local>"
+
+    prefect_api_url: str = "http://127.0.0.1:4200/api"
+    dashboard_port: int = 8501
+
+    @property
+    def pki_dir(self) -> Path:
+        """The demo PKI folder (demo mode only)."""
+        return self.data_dir / "pki"
+
+    @property
+    def mailbox_dir(self) -> Path:
+        """Where the local SMTP sink keeps received messages."""
+        return self.data_dir / "mailbox"
+
+    @property
+    def effective_trust_dir(self) -> Path:
+        """Trust list folder: configured, else the demo PKI's trust folder."""
+        return self.trust_dir if self.trust_dir is not None else self.pki_dir / "trust"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Return the process-wide settings (cached)."""
+    return Settings()

@@ -1,0 +1,257 @@
+"""The whole system as a person uses it: `aikom up` (real PostgreSQL, Prefect server and runner, SMTP
+sink, dashboard) driven in real Chromium. An admin signs in with an uploaded .p7s, approves a director
+replacement with a signed decision, and sees the process advance."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+from aikom.core import pki
+from tests.conftest import _server_url
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+NEW_DIRECTOR = {
+    "full_name": "Петренко Ганна Іванівна",
+    "rnokpp": "2345678902",
+    "email": "hanna@example.org",
+    "order_no": "12-к",
+    "order_date": "2026-11-01",
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class System:
+    """A running `aikom up`."""
+
+    env: dict[str, str]
+    data_dir: Path
+    dashboard: str
+    persons: dict[str, dict[str, object]]
+
+    def aikom(self, *args: str) -> dict[str, object]:
+        """Run an `aikom` command against this system; its JSON output."""
+        done = subprocess.run(
+            [sys.executable, "-m", "aikom.cli.main", *args, "--json"],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+    def sign(self, person: str, content: bytes) -> bytes:
+        """What the person's signing app does with their demo key."""
+        prefix = self.data_dir / "pki" / "persons" / person
+        key = serialization.load_pem_private_key(Path(f"{prefix}.key.pem").read_bytes(), password=None)
+        cert = x509.load_pem_x509_certificate(Path(f"{prefix}.cert.pem").read_bytes())
+        return pki.sign_detached(key, cert, content)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+    """`aikom up` on a fresh database and free ports, stopped with SIGTERM (Ctrl-C) at the end."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: scripts/test.sh installs the Debian package `chromium`")
+    server = make_url(_server_url(tmp_path_factory.mktemp("pg-browser")))
+    suffix = uuid.uuid4().hex[:8]
+    domain_db, prefect_db = f"aikom_browser_{suffix}", f"prefect_browser_{suffix}"
+    data_dir = tmp_path_factory.mktemp("browser-data")
+    dashboard_port, smtp_port, prefect_port = _free_port(), _free_port(), _free_port()
+    env = {
+        **os.environ,
+        "AIKOM_DATABASE_URL": server.set(database=domain_db).render_as_string(hide_password=False),
+        "AIKOM_PREFECT_DATABASE_NAME": prefect_db,
+        "AIKOM_DATA_DIR": str(data_dir),
+        "AIKOM_DASHBOARD_PORT": str(dashboard_port),
+        "AIKOM_SMTP_PORT": str(smtp_port),
+        "AIKOM_PREFECT_API_URL": f"http://127.0.0.1:{prefect_port}/api",
+    }
+    log = (data_dir / "up.log").open("wb")
+    up = subprocess.Popen(
+        [sys.executable, "-m", "aikom.cli.main", "up"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while b"Ctrl-C" not in (data_dir / "up.log").read_bytes():
+            assert up.poll() is None, (data_dir / "up.log").read_text()
+            assert time.monotonic() < deadline, "aikom up did not come up"
+            time.sleep(1)
+        persons = {p["key"]: p for p in json.loads((data_dir / "pki" / "demo_persons.json").read_text())}
+        yield System(
+            env=env, data_dir=data_dir, dashboard=f"http://127.0.0.1:{dashboard_port}", persons=persons
+        )
+    finally:
+        up.send_signal(signal.SIGINT)  # what Ctrl-C does
+        try:
+            up.wait(timeout=150)
+            stopped = True
+        except subprocess.TimeoutExpired:
+            up.kill()
+            stopped = False
+        log.close()
+        admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            for name in (domain_db, prefect_db):
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+        assert stopped, "aikom up did not stop on Ctrl-C"
+        assert "Зупинено." in (data_dir / "up.log").read_text()
+
+
+def test_status_reports_every_component(system: System) -> None:
+    report = system.aikom("status")
+    assert report["ok"], report
+
+
+def _sign_in_with_p7s(page: Page, system: System, person: str, tmp_path: Path) -> None:
+    """Download the challenge, sign it as the person's signing app would, upload the .p7s, sign in."""
+    from playwright.sync_api import expect
+
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Завантажити виклик для підпису").click()
+    signature = tmp_path / f"challenge-{person}.p7s"
+    signature.write_bytes(system.sign(person, Path(download.value.path()).read_bytes()))
+    page.locator("input[type=file]").first.set_input_files(str(signature))
+    expect(page.get_by_role("button", name=f"Remove {signature.name}")).to_be_visible()  # uploaded first
+    page.get_by_role("button", name="Увійти з КЕП").click()
+    expect(page.get_by_text("Вхід виконано")).to_be_visible()
+
+
+def _sign_out(page: Page) -> None:
+    from playwright.sync_api import expect
+
+    page.get_by_role("link", name="Вхід").click()
+    page.get_by_role("button", name="Вийти").click()
+    expect(page.get_by_role("button", name="Увійти з КЕП")).to_be_visible()
+
+
+def _until_visible(page: Page, text_: str, refresh: str = "Оновити", timeout: float = 120) -> None:
+    """Press «Оновити» until `text_` shows (the flow works in the background)."""
+    target = page.get_by_text(text_).first
+    deadline = time.monotonic() + timeout
+    while not target.is_visible():
+        assert time.monotonic() < deadline, f"«{text_}» did not appear"
+        time.sleep(2)
+        page.get_by_role("button", name=refresh).click()
+
+
+def test_director_replacement_from_start_to_finish_in_the_dashboard(system: System, tmp_path: Path) -> None:
+    """Start (form) → approve (uploaded .p7s) → the new director's first КЕП sign-in → deputy confirmed
+    → completed; each person in their own sign-in, the process advancing in the background."""
+    from playwright.sync_api import expect, sync_playwright
+
+    requester = system.persons["hromada-admin-1"]
+    approver = system.persons["hromada-admin-2"]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-quic",
+            ],
+        )
+        page = browser.new_page(accept_downloads=True, viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(30_000)
+        expect.set_options(timeout=30_000)  # a loaded 2-core machine verifies and reruns slower
+        page.goto(system.dashboard)  # the sign-in page is the start page
+        expect(page.get_by_role("heading", name="Вхід до АІКОМ")).to_be_visible()
+        # (navigation through the sidebar only: a reload would start a new, signed-out session)
+
+        # 1. The requester signs in with an uploaded .p7s and starts the replacement with the form.
+        _sign_in_with_p7s(page, system, str(requester["key"]), tmp_path)
+        page.get_by_role("link", name="Почати процес").click()
+        page.get_by_label("ПІБ нового керівника").fill(NEW_DIRECTOR["full_name"])
+        page.get_by_label("РНОКПП нового керівника").fill(NEW_DIRECTOR["rnokpp"])
+        page.get_by_label("Електронна пошта нового керівника").fill(NEW_DIRECTOR["email"])
+        page.get_by_label("Номер наказу про призначення").fill(NEW_DIRECTOR["order_no"])
+        page.get_by_role("button", name="Почати заміну керівника").click()
+        started = page.get_by_text("розпочато").first
+        expect(started).to_be_visible()
+        process_id = int(started.inner_text().split("№")[1].split()[0])
+        _sign_out(page)
+
+        # 2. Another admin of the same ОУО approves: the decision document signed and uploaded.
+        _sign_in_with_p7s(page, system, str(approver["key"]), tmp_path)
+        page.get_by_role("link", name="Мої завдання").click()
+        _until_visible(page, "Погодити заміну керівника")
+        page.get_by_label("Коментар").fill("Погоджено, наказ перевірено")
+        page.get_by_label("Коментар").blur()
+        page.wait_for_timeout(1000)
+        with page.expect_download() as download:
+            page.get_by_role("button", name="1. Завантажити документ рішення").click()
+        decision = tmp_path / "decision.p7s"
+        decision.write_bytes(system.sign(str(approver["key"]), Path(download.value.path()).read_bytes()))
+        page.locator("input[type=file]").first.set_input_files(str(decision))
+        expect(page.get_by_role("button", name="Remove decision.p7s")).to_be_visible()
+        page.get_by_role("button", name="3. Ухвалити рішення").click()
+        expect(page.get_by_text("ухвалено й підписано")).to_be_visible()
+
+        # 3. The process moved on: it waits for the new director's first sign-in.
+        page.locator("a[href$='/process']").click()
+        page.get_by_label("Номер процесу").fill(str(process_id))
+        page.get_by_label("Номер процесу").press("Enter")
+        _until_visible(page, "Перший вхід нового керівника з КЕП")
+        _sign_out(page)
+
+        # 4. The new director gets a demo КЕП and signs in: the card becomes active, the process goes on.
+        page.get_by_role("button", name="Видати демо-КЕП і увійти").click()
+        expect(page.get_by_text("Вашу картку активовано")).to_be_visible()
+
+        # 5. The former director's deputy: the new director confirms (the demo key signs the decision).
+        page.get_by_role("link", name="Мої завдання").click()
+        _until_visible(page, "підтвердити повноваження чи деактивувати")
+        page.get_by_role("button", name="Підписати демо-ключем і ухвалити").click()
+        expect(page.get_by_text("ухвалено й підписано")).to_be_visible()
+
+        # 6. Completed.
+        page.locator("a[href$='/process']").click()
+        page.get_by_label("Номер процесу").fill(str(process_id))
+        page.get_by_label("Номер процесу").press("Enter")
+        _until_visible(page, "завершено")
+        page.screenshot(path=str(system.data_dir / "process-page.png"), full_page=True)
+        browser.close()
+
+    shown = system.aikom("process", "show", str(process_id))
+    assert shown["state"] == "completed"
+    steps = {s["step_key"]: s for s in shown["steps"]}  # type: ignore[union-attr]
+    assert steps["approve"]["decided_by_id"] == approver["person_id"]
+    assert steps["first-sign-in"]["state"] == "decided"
+    assert [s["decision"] for k, s in steps.items() if k.startswith("deputy-")] == ["confirm"]
+    mailbox = system.aikom("mail", "list")
+    assert any(m["to"] == NEW_DIRECTOR["email"] for m in mailbox)  # type: ignore[index,union-attr]
+    assert system.aikom("audit", "verify")["ok"]

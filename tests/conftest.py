@@ -1,0 +1,84 @@
+"""Test fixtures: a real PostgreSQL database of its own per test session, each test rolled back."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from aikom.settings import Settings
+from tests.signing import SigningPki
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def _local_server_reachable() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _server_url(tmp_root: Path) -> str:
+    """The PostgreSQL server for tests: AIKOM_TEST_SERVER_URL, else 127.0.0.1:5432, else embedded."""
+    configured = os.environ.get("AIKOM_TEST_SERVER_URL")
+    if configured:
+        return configured
+    if _local_server_reachable():
+        return "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    from aikom.db import start_embedded_postgres
+
+    return start_embedded_postgres(Settings(data_dir=tmp_root / "embedded"))
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh, migrated database on a real PostgreSQL server, dropped at the end of the session."""
+    from aikom.migrate import upgrade_database
+
+    server = make_url(_server_url(tmp_path_factory.mktemp("pg")))
+    name = f"aikom_test_{uuid.uuid4().hex[:10]}"
+    url = server.set(database=name).render_as_string(hide_password=False)
+    upgrade_database(Settings(database_url=url), url)
+    yield url
+    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    """The engine of the session's test database."""
+    eng = create_engine(database_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    """A session whose every change is rolled back after the test (commits become savepoints)."""
+    connection = engine.connect()
+    outer = connection.begin()
+    db = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    try:
+        yield db
+    finally:
+        db.close()
+        outer.rollback()
+        connection.close()
+
+
+@pytest.fixture(scope="session")
+def signing_pki(tmp_path_factory: pytest.TempPathFactory) -> SigningPki:
+    """One test PKI for the session: every decider's КЕП comes from it (see tests/signing.py)."""
+    return SigningPki.create(tmp_path_factory.mktemp("signing") / "pki")

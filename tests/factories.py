@@ -1,0 +1,156 @@
+"""Small factory functions for test data."""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+from sqlalchemy.orm import Session
+from stdnum.ua import edrpou as edrpou_number
+from stdnum.ua import rntrc as rnokpp_number
+
+from aikom.models import (
+    Account,
+    AccountState,
+    ApprovalTask,
+    OrgLevel,
+    OrgUnit,
+    Person,
+    PersonRole,
+    PersonState,
+    Process,
+    ProcessType,
+)
+from aikom.services.persons import set_rnokpp
+
+_seq = itertools.count(1)
+# Committed test rows share one database per session: codes come from a random start, never repeat.
+_edrpou_seq = itertools.count(random.randrange(9_000_000, 9_900_000))
+_rnokpp_seq = itertools.count(random.randrange(390_000_000, 399_000_000))
+
+
+def edrpou() -> str:
+    """A fresh ЄДРПОУ with a valid check digit."""
+    prefix = str(next(_edrpou_seq))
+    return prefix + edrpou_number.calc_check_digit(prefix)
+
+
+def rnokpp() -> str:
+    """A fresh РНОКПП with a valid check digit."""
+    prefix = str(next(_rnokpp_seq))
+    return prefix + rnokpp_number.calc_check_digit(prefix)
+
+
+def org_unit(
+    session: Session,
+    *,
+    level: OrgLevel,
+    parent: OrgUnit | None = None,
+    name: str | None = None,
+    **fields: object,
+) -> OrgUnit:
+    """An org unit under `parent` (the national root when level is national)."""
+    n = next(_seq)
+    unit = OrgUnit(
+        level=level,
+        name=name or f"{level.value} {n}",
+        parent_id=parent.id if parent else None,
+        oblast_id=fields.pop("oblast_id", None),
+        **fields,
+    )
+    session.add(unit)
+    session.flush()
+    return unit
+
+
+def cascade(session: Session, *, with_edrpou: bool = False) -> dict[str, OrgUnit]:
+    """national → oblast → rayon → hromada → school, each one level below the other.
+
+    `with_edrpou`: every unit below the national root gets a fresh ЄДРПОУ (its staff can sign), and the
+    school is managed by the hromada.
+    """
+
+    def code() -> str | None:
+        return edrpou() if with_edrpou else None
+
+    national = org_unit(session, level=OrgLevel.NATIONAL, name="Україна")
+    oblast = org_unit(session, level=OrgLevel.OBLAST, parent=national, edrpou=code())
+    rayon = org_unit(session, level=OrgLevel.RAYON, parent=oblast, oblast_id=oblast.id, edrpou=code())
+    hromada = org_unit(session, level=OrgLevel.HROMADA, parent=rayon, oblast_id=oblast.id, edrpou=code())
+    school = org_unit(session, level=OrgLevel.SCHOOL, parent=hromada, oblast_id=oblast.id, edrpou=code())
+    if with_edrpou:
+        school.managing_body_id = hromada.id
+        session.flush()
+    return {"national": national, "oblast": oblast, "rayon": rayon, "hromada": hromada, "school": school}
+
+
+def account(session: Session, unit: OrgUnit, state: AccountState = AccountState.ACTIVE) -> Account:
+    """The account of `unit`."""
+    acc = Account(org_unit_id=unit.id, state=state)
+    session.add(acc)
+    session.flush()
+    return acc
+
+
+def person(
+    session: Session,
+    acc: Account,
+    *,
+    role: PersonRole,
+    state: PersonState = PersonState.ACTIVE,
+    name: str | None = None,
+    email: str | None = None,
+    rnokpp: str | None = None,
+    appointed_by: Person | None = None,
+) -> Person:
+    """A person acting for `acc` (with a РНОКПП when given, so that they can sign with КЕП)."""
+    n = next(_seq)
+    p = Person(
+        account_id=acc.id,
+        org_unit_id=acc.org_unit_id,
+        role=role,
+        state=state,
+        full_name=name or f"Особа {n}",
+        email=email or f"person{n}@example.org",
+        appointed_by_id=appointed_by.id if appointed_by else None,
+    )
+    session.add(p)
+    session.flush()
+    if rnokpp is not None:
+        set_rnokpp(session=session, person=p, rnokpp=rnokpp)
+    return p
+
+
+def approval_task(
+    session: Session,
+    *,
+    requester: Person,
+    subject: OrgUnit,
+    scope: OrgUnit,
+    allowed_roles: list[PersonRole],
+    due_in_seconds: int = 3600,
+) -> tuple[Process, ApprovalTask]:
+    """A demo-approval process started by `requester` about `subject`, with its open «approve» step."""
+    from aikom.services import approvals, processes
+    from aikom.services.approvals import ApprovalRequest
+
+    process = processes.create_process(
+        session=session,
+        type=ProcessType.SUPPORT_REQUEST,
+        flow="demo-approval",
+        requester=requester,
+        subject_org_unit_id=subject.id,
+    )
+    task = approvals.create_task(
+        session=session,
+        request=ApprovalRequest(
+            process_id=process.id,
+            step_key="approve",
+            title="Погодження",
+            allowed_roles=allowed_roles,
+            scope_org_unit_id=scope.id,
+            excluded_person_id=requester.id,
+            due_in_seconds=due_in_seconds,
+        ),
+    )
+    return process, task

@@ -1,0 +1,156 @@
+"""Outbox → SMTP: messages reach a real SMTP server exactly once, in Ukrainian, HTML escaped."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from aikom.mail.delivery import deliver_pending_sync
+from aikom.mail.sink import read_mailbox, start_sink
+from aikom.mail.templates import MailCheck, ProcessOutcome, render
+from aikom.models import EmailMessage, EmailState
+from aikom.services.outbox import enqueue
+from aikom.settings import Settings
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def sessions(engine: Engine) -> Iterator[sessionmaker[Session]]:
+    """Committing sessions on the test database; this test's outbox rows are removed afterwards."""
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    with factory.begin() as s:  # earlier tests' leftovers must not be delivered here
+        s.execute(update(EmailMessage).values(state=EmailState.FAILED))
+    yield factory
+
+
+def _enqueue(sessions: sessionmaker[Session], to: str, name: str = "Оксана") -> int:
+    with sessions.begin() as s:
+        row = enqueue(
+            session=s,
+            template="mail_check",
+            to_address=to,
+            variables=MailCheck(recipient_name=name),
+            idempotency_key=f"test-{uuid.uuid4()}",
+        )
+        return row.id
+
+
+def test_message_is_delivered_once_with_text_and_html(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    port = _free_port()
+    sink = start_sink(tmp_path / "mailbox", port=port)
+    try:
+        settings = Settings(smtp_port=port)
+        outbox_id = _enqueue(sessions, "school@example.org", name="<b>Оксана</b>")
+        report = deliver_pending_sync(settings, sessions)
+        again = deliver_pending_sync(settings, sessions)
+    finally:
+        sink.stop()
+    assert report.sent == 1
+    assert again.sent == 0
+    mailbox = read_mailbox(tmp_path / "mailbox")
+    assert len(mailbox) == 1
+    message = mailbox[0]
+    assert message.to == "school@example.org"
+    assert message.subject == "АІКОМ: перевірка пошти"
+    assert message.message_id == f"<outbox-{outbox_id}@aikom.local>"
+    assert "доставлення працює" in message.text
+    assert message.html is not None and "&lt;b&gt;Оксана&lt;/b&gt;" in message.html
+
+
+def test_smtp_down_then_delivered_exactly_once(sessions: sessionmaker[Session], tmp_path: Path) -> None:
+    port = _free_port()
+    settings = Settings(smtp_port=port)
+    outbox_id = _enqueue(sessions, "rayon@example.org")
+
+    down = deliver_pending_sync(settings, sessions)
+    assert down.deferred == 1
+    with sessions() as s:
+        row = s.get(EmailMessage, outbox_id)
+        assert row is not None
+        assert row.state == EmailState.PENDING
+        assert row.attempts == 1
+        assert row.next_attempt_at is not None
+        assert row.last_error and "SMTP недоступний" in row.last_error
+
+    sink = start_sink(tmp_path / "mailbox", port=port)
+    try:
+        not_yet = deliver_pending_sync(settings, sessions)  # backoff: not due yet
+        assert not_yet.sent == 0
+        with sessions.begin() as s:
+            s.execute(update(EmailMessage).where(EmailMessage.id == outbox_id).values(next_attempt_at=None))
+        first = deliver_pending_sync(settings, sessions)
+        second = deliver_pending_sync(settings, sessions)
+    finally:
+        sink.stop()
+    assert (first.sent, second.sent) == (1, 0)
+    assert [m.to for m in read_mailbox(tmp_path / "mailbox")] == ["rayon@example.org"]
+    with sessions() as s:
+        row = s.get(EmailMessage, outbox_id)
+        assert row is not None and row.state == EmailState.SENT
+
+
+def test_enqueue_is_idempotent_by_key(session: Session) -> None:
+    variables = MailCheck(recipient_name="Петро")
+    first = enqueue(
+        session=session,
+        template="mail_check",
+        to_address="a@example.org",
+        variables=variables,
+        idempotency_key="same-key",
+    )
+    second = enqueue(
+        session=session,
+        template="mail_check",
+        to_address="a@example.org",
+        variables=variables,
+        idempotency_key="same-key",
+    )
+    assert first.id == second.id
+
+
+def test_sink_drops_a_repeated_message_id(sessions: sessionmaker[Session], tmp_path: Path) -> None:
+    """A crash between 'sent' and 'marked sent' resends the same Message-ID; the receiver keeps one."""
+    port = _free_port()
+    sink = start_sink(tmp_path / "mailbox", port=port)
+    try:
+        settings = Settings(smtp_port=port)
+        outbox_id = _enqueue(sessions, "twice@example.org")
+        deliver_pending_sync(settings, sessions)
+        with sessions.begin() as s:  # simulate the lost "sent" mark
+            s.execute(
+                update(EmailMessage)
+                .where(EmailMessage.id == outbox_id)
+                .values(state=EmailState.PENDING, sent_at=None)
+            )
+        deliver_pending_sync(settings, sessions)
+    finally:
+        sink.stop()
+    assert len(read_mailbox(tmp_path / "mailbox")) == 1
+
+
+def test_templates_render_in_ukrainian_with_optional_comment() -> None:
+    rendered = render(
+        "process_outcome",
+        ProcessOutcome(
+            recipient_name="Ірина",
+            process_title="Заміна керівника",
+            outcome="відхилено",
+            comment="Неповні дані",
+        ).model_dump(),
+    )
+    assert rendered.subject == "АІКОМ: «Заміна керівника» — відхилено"
+    assert "Коментар: Неповні дані" in rendered.text
+    assert "Неповні дані" in rendered.html
