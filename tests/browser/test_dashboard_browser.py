@@ -148,11 +148,23 @@ def _sign_in_with_p7s(page: Page, system: System, person: str, tmp_path: Path) -
 
 
 def _sign_out(page: Page) -> None:
+    """Go to «Вхід» through the sidebar and sign out. A link click that lands while the page is still
+    rerunning can be dropped by the browser app, so the click is repeated until the page has changed;
+    a page that shows the sign-in form instead of «Вийти» means the session was lost: a failure."""
     from playwright.sync_api import expect
 
-    page.get_by_role("link", name="Вхід").click()
-    page.get_by_role("button", name="Вийти").click()
-    expect(page.get_by_role("button", name="Увійти з КЕП")).to_be_visible()
+    signed_in = page.get_by_role("button", name="Вийти")
+    signed_out = page.get_by_role("button", name="Увійти з КЕП")
+    for _ in range(4):
+        page.get_by_role("link", name="Вхід", exact=True).click()
+        try:
+            expect(signed_in.or_(signed_out)).to_be_visible(timeout=10_000)
+            break
+        except AssertionError:
+            continue
+    assert not signed_out.is_visible(), "the sign-in page shows the form: the session was lost"
+    signed_in.click()
+    expect(signed_out).to_be_visible()
 
 
 def _until_visible(page: Page, text_: str, refresh: str = "Оновити", timeout: float = 120) -> None:
@@ -165,12 +177,88 @@ def _until_visible(page: Page, text_: str, refresh: str = "Оновити", time
         page.get_by_role("button", name=refresh).click()
 
 
+def _walk_through_replacement(page: Page, system: System, tmp_path: Path) -> int:
+    """The whole replacement as its people do it in the browser; the process id."""
+    from playwright.sync_api import expect
+
+    requester = system.persons["hromada-admin-1"]
+    approver = system.persons["hromada-admin-2"]
+    page.goto(system.dashboard)  # the sign-in page is the start page
+    expect(page.get_by_role("heading", name="Вхід до АІКОМ")).to_be_visible()
+    # (navigation through the sidebar only: a reload would start a new, signed-out session)
+
+    # 1. The requester signs in with an uploaded .p7s and starts the replacement with the form.
+    _sign_in_with_p7s(page, system, str(requester["key"]), tmp_path)
+    page.get_by_role("link", name="Почати процес").click()
+    page.get_by_label("ПІБ нового керівника").fill(NEW_DIRECTOR["full_name"])
+    page.get_by_label("РНОКПП нового керівника").fill(NEW_DIRECTOR["rnokpp"])
+    page.get_by_label("Електронна пошта нового керівника").fill(NEW_DIRECTOR["email"])
+    page.get_by_label("Номер наказу про призначення").fill(NEW_DIRECTOR["order_no"])
+    page.get_by_role("button", name="Почати заміну керівника").click()
+    started = page.get_by_text("розпочато").first
+    expect(started).to_be_visible()
+    process_id = int(started.inner_text().split("№")[1].split()[0])
+    _sign_out(page)
+
+    # 2. Another admin of the same ОУО approves: the decision document signed and uploaded.
+    _sign_in_with_p7s(page, system, str(approver["key"]), tmp_path)
+    page.get_by_role("link", name="Мої завдання").click()
+    _until_visible(page, "Погодити заміну керівника")
+    page.get_by_label("Коментар").fill("Погоджено, наказ перевірено")
+    page.get_by_label("Коментар").blur()
+    page.wait_for_timeout(1000)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="1. Завантажити документ рішення").click()
+    decision = tmp_path / "decision.p7s"
+    decision.write_bytes(system.sign(str(approver["key"]), Path(download.value.path()).read_bytes()))
+    page.locator("input[type=file]").first.set_input_files(str(decision))
+    expect(page.get_by_role("button", name="Remove decision.p7s")).to_be_visible()
+    page.get_by_role("button", name="3. Ухвалити рішення").click()
+    expect(page.get_by_text("ухвалено й підписано")).to_be_visible()
+
+    # 3. The process moved on: it waits for the new director's first sign-in.
+    page.locator("a[href$='/process']").click()
+    page.get_by_label("Номер процесу").fill(str(process_id))
+    page.get_by_label("Номер процесу").press("Enter")
+    _until_visible(page, "Перший вхід нового керівника з КЕП")
+    _sign_out(page)
+
+    # 4. The new director gets a demo КЕП and signs in: the card becomes active, the process goes on.
+    page.get_by_role("button", name="Видати демо-КЕП і увійти").click()
+    expect(page.get_by_text("Вашу картку активовано")).to_be_visible()
+
+    # 5. The former director's deputy: the new director confirms (the demo key signs the decision).
+    page.get_by_role("link", name="Мої завдання").click()
+    _until_visible(page, "підтвердити повноваження чи деактивувати")
+    page.get_by_role("button", name="Підписати демо-ключем і ухвалити").click()
+    expect(page.get_by_text("ухвалено й підписано")).to_be_visible()
+
+    # 6. Completed.
+    page.locator("a[href$='/process']").click()
+    page.get_by_label("Номер процесу").fill(str(process_id))
+    page.get_by_label("Номер процесу").press("Enter")
+    _until_visible(page, "завершено")
+    page.screenshot(path=str(system.data_dir / "process-page.png"), full_page=True)
+
+    return process_id
+
+
+def _report_page(page: Page, system: System) -> None:
+    """On a failure: what the person saw (printed, so pytest shows it) and a screenshot."""
+    try:
+        page.screenshot(path=str(system.data_dir / "failure.png"), full_page=True)
+        print(f"URL: {page.url}\nScreenshot: {system.data_dir / 'failure.png'}")
+        print("Page text:\n" + page.inner_text("body")[:4000])
+    except Exception as error:  # the report must not hide the failure
+        print(f"(no page report: {error})")
+    print("aikom up log (tail):\n" + (system.data_dir / "up.log").read_text()[-4000:])
+
+
 def test_director_replacement_from_start_to_finish_in_the_dashboard(system: System, tmp_path: Path) -> None:
     """Start (form) → approve (uploaded .p7s) → the new director's first КЕП sign-in → deputy confirmed
     → completed; each person in their own sign-in, the process advancing in the background."""
     from playwright.sync_api import expect, sync_playwright
 
-    requester = system.persons["hromada-admin-1"]
     approver = system.persons["hromada-admin-2"]
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
@@ -188,63 +276,13 @@ def test_director_replacement_from_start_to_finish_in_the_dashboard(system: Syst
         page = browser.new_page(accept_downloads=True, viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(30_000)
         expect.set_options(timeout=30_000)  # a loaded 2-core machine verifies and reruns slower
-        page.goto(system.dashboard)  # the sign-in page is the start page
-        expect(page.get_by_role("heading", name="Вхід до АІКОМ")).to_be_visible()
-        # (navigation through the sidebar only: a reload would start a new, signed-out session)
-
-        # 1. The requester signs in with an uploaded .p7s and starts the replacement with the form.
-        _sign_in_with_p7s(page, system, str(requester["key"]), tmp_path)
-        page.get_by_role("link", name="Почати процес").click()
-        page.get_by_label("ПІБ нового керівника").fill(NEW_DIRECTOR["full_name"])
-        page.get_by_label("РНОКПП нового керівника").fill(NEW_DIRECTOR["rnokpp"])
-        page.get_by_label("Електронна пошта нового керівника").fill(NEW_DIRECTOR["email"])
-        page.get_by_label("Номер наказу про призначення").fill(NEW_DIRECTOR["order_no"])
-        page.get_by_role("button", name="Почати заміну керівника").click()
-        started = page.get_by_text("розпочато").first
-        expect(started).to_be_visible()
-        process_id = int(started.inner_text().split("№")[1].split()[0])
-        _sign_out(page)
-
-        # 2. Another admin of the same ОУО approves: the decision document signed and uploaded.
-        _sign_in_with_p7s(page, system, str(approver["key"]), tmp_path)
-        page.get_by_role("link", name="Мої завдання").click()
-        _until_visible(page, "Погодити заміну керівника")
-        page.get_by_label("Коментар").fill("Погоджено, наказ перевірено")
-        page.get_by_label("Коментар").blur()
-        page.wait_for_timeout(1000)
-        with page.expect_download() as download:
-            page.get_by_role("button", name="1. Завантажити документ рішення").click()
-        decision = tmp_path / "decision.p7s"
-        decision.write_bytes(system.sign(str(approver["key"]), Path(download.value.path()).read_bytes()))
-        page.locator("input[type=file]").first.set_input_files(str(decision))
-        expect(page.get_by_role("button", name="Remove decision.p7s")).to_be_visible()
-        page.get_by_role("button", name="3. Ухвалити рішення").click()
-        expect(page.get_by_text("ухвалено й підписано")).to_be_visible()
-
-        # 3. The process moved on: it waits for the new director's first sign-in.
-        page.locator("a[href$='/process']").click()
-        page.get_by_label("Номер процесу").fill(str(process_id))
-        page.get_by_label("Номер процесу").press("Enter")
-        _until_visible(page, "Перший вхід нового керівника з КЕП")
-        _sign_out(page)
-
-        # 4. The new director gets a demo КЕП and signs in: the card becomes active, the process goes on.
-        page.get_by_role("button", name="Видати демо-КЕП і увійти").click()
-        expect(page.get_by_text("Вашу картку активовано")).to_be_visible()
-
-        # 5. The former director's deputy: the new director confirms (the demo key signs the decision).
-        page.get_by_role("link", name="Мої завдання").click()
-        _until_visible(page, "підтвердити повноваження чи деактивувати")
-        page.get_by_role("button", name="Підписати демо-ключем і ухвалити").click()
-        expect(page.get_by_text("ухвалено й підписано")).to_be_visible()
-
-        # 6. Completed.
-        page.locator("a[href$='/process']").click()
-        page.get_by_label("Номер процесу").fill(str(process_id))
-        page.get_by_label("Номер процесу").press("Enter")
-        _until_visible(page, "завершено")
-        page.screenshot(path=str(system.data_dir / "process-page.png"), full_page=True)
-        browser.close()
+        try:
+            process_id = _walk_through_replacement(page, system, tmp_path)
+        except Exception:
+            _report_page(page, system)
+            raise
+        finally:
+            browser.close()
 
     shown = system.aikom("process", "show", str(process_id))
     assert shown["state"] == "completed"
