@@ -16,6 +16,18 @@ class DomainError(Exception):
         self.message_uk = message_uk
         self.context = context
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Subclasses take other constructor arguments; rebuild from the attributes so a refusal survives
+        # pickling (a Prefect step's failed state carries it from the task to the flow).
+        return (_restore, (type(self), dict(self.__dict__)))
+
+
+def _restore(cls: type[DomainError], state: dict[str, object]) -> DomainError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, state.get("message_uk"))
+    error.__dict__.update(state)
+    return error
+
 
 class ValidationFailed(DomainError):
     """Input does not satisfy a rule; the message names the field and the rule."""

@@ -10,6 +10,7 @@ from datetime import timedelta
 from prefect import flow
 
 from aikom.flows.approval import request_approval
+from aikom.flows.guard import stops_on_refusal
 from aikom.models import PersonRole, ProcessState, TaskState
 from aikom.tasks.processes import finish_process, load_process, mark_process_running
 
@@ -25,6 +26,11 @@ DEFAULT_DUE = timedelta(days=3)
 @flow(name="demo-approval", persist_result=True)
 def demo_approval(process_id: int) -> str:
     """Start → approval by another admin in scope → completed, rejected or expired."""
+    with stops_on_refusal(process_id):
+        return _approve(process_id)
+
+
+def _approve(process_id: int) -> str:
     # 1. Load the process and mark it running.
     process = load_process(process_id)
     due_in = timedelta(seconds=int(process.parameters.get("due_in_seconds") or DEFAULT_DUE.total_seconds()))

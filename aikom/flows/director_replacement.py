@@ -10,6 +10,7 @@ from datetime import timedelta
 from prefect import flow
 
 from aikom.flows.approval import request_approval
+from aikom.flows.guard import stops_on_refusal
 from aikom.models import Decision, PersonRole, ProcessState, TaskState
 from aikom.services.approvals import FIRST_SIGNIN_STEP
 from aikom.services.directors import (
@@ -23,14 +24,18 @@ from aikom.tasks.directors import (
     apply_replacement,
     approver_scope,
     deputies_to_review,
-    notify_requester,
 )
-from aikom.tasks.processes import finish_process, load_process, mark_process_running
+from aikom.tasks.processes import finish_process, load_process, mark_process_running, notify_requester
 
 
 @flow(name="director-replacement", persist_result=True)
 def director_replacement(process_id: int) -> str:
     """Approve → replace persons → new director's first КЕП sign-in → deputies reviewed → done."""
+    with stops_on_refusal(process_id):
+        return _replace_director(process_id)
+
+
+def _replace_director(process_id: int) -> str:
     # 1. Load the process; the approver is another admin of the same ОУО, else of the parent ОУО.
     process = load_process(process_id)
     mark_process_running(process_id, "approve")

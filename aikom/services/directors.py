@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from aikom.core.crypto import field_context, open_sealed, seal
 from aikom.core.errors import DomainError, NotFound, NotInScope, RoleNotAllowed, ValidationFailed
-from aikom.mail.templates import PersonAppointed, ProcessOutcome
+from aikom.mail.templates import PersonAppointed
 from aikom.models import (
     Account,
     AccountState,
@@ -384,26 +384,6 @@ def open_deputy_reviews(*, session: Session, process_id: int) -> list[Person]:
             ),
         )
     return deputies
-
-
-def notify_requester(*, session: Session, process_id: int, outcome: str, comment: str | None) -> None:
-    """Email the requester how the replacement ended (once per outcome)."""
-    process = get_process_for_update(session=session, process_id=process_id)
-    requester = session.get(Person, process.requester_person_id) if process.requester_person_id else None
-    if requester is None:
-        return
-    enqueue(
-        session=session,
-        template="process_outcome",
-        to_address=requester.email,
-        variables=ProcessOutcome(
-            recipient_name=requester.full_name,
-            process_title=f"Заміна керівника: {process.parameters.get('school_name')}",
-            outcome=outcome,
-            comment=comment,
-        ),
-        idempotency_key=f"process-{process.id}-outcome",
-    )
 
 
 def apply_deputy_decision(*, session: Session, process_id: int, deputy_id: int, keep: bool) -> None:

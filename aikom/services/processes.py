@@ -15,8 +15,11 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from aikom.core.errors import NotFound, NotInScope, ValidationFailed
+from aikom.mail.templates import ProcessOutcome
 from aikom.models import ApprovalTask, OrgUnit, Person, PersonState, Process, ProcessState, ProcessType
+from aikom.services import audit
 from aikom.services.approvals import PersonNotActive, org_lineage
+from aikom.services.outbox import enqueue
 
 FINAL_STATES = frozenset(
     {
@@ -36,6 +39,18 @@ STATE_LABELS_UK = {
     ProcessState.EXPIRED: "строк минув",
     ProcessState.FAILED: "помилка",
     ProcessState.CANCELLED: "скасовано",
+}
+TYPE_TITLES_UK = {
+    ProcessType.CASCADE_PROVISIONING: "Створення облікових записів",
+    ProcessType.DIRECTOR_REPLACEMENT: "Заміна керівника",
+    ProcessType.DEPUTY: "Заступник керівника",
+    ProcessType.BRANCH: "Філія",
+    ProcessType.NEW_SCHOOL: "Новий заклад освіти",
+    ProcessType.OIS_CONNECTION: "Підключення ОІС",
+    ProcessType.OIS_ACCESS: "Доступ ОІС до закладу",
+    ProcessType.KEY_REGENERATION: "Перевипуск ключа API",
+    ProcessType.ACCOUNT_DEACTIVATION: "Деактивація облікового запису",
+    ProcessType.SUPPORT_REQUEST: "Запит до служби підтримки",
 }
 
 
@@ -178,6 +193,63 @@ def finish(*, session: Session, process_id: int, state: ProcessState, outcome: s
     process.updated_at = now
     process.finished_at = now
     session.flush()
+    return process
+
+
+def process_title(process: Process) -> str:
+    """How people call a process: its kind and its subject («Заміна керівника: Ліцей № 3»)."""
+    if process.parameters.get("title"):
+        return str(process.parameters["title"])
+    subject = process.parameters.get("school_name")
+    kind = TYPE_TITLES_UK[process.type]
+    return f"{kind}: {subject}" if subject else f"{kind} №{process.id}"
+
+
+def notify_requester(*, session: Session, process_id: int, outcome: str, comment: str | None) -> None:
+    """Email the requester how the process ended (once per process, whatever the outcome)."""
+    process = get_process(session=session, process_id=process_id)
+    requester = session.get(Person, process.requester_person_id) if process.requester_person_id else None
+    if requester is None:
+        return
+    enqueue(
+        session=session,
+        template="process_outcome",
+        to_address=requester.email,
+        variables=ProcessOutcome(
+            recipient_name=requester.full_name,
+            process_title=process_title(process),
+            outcome=outcome,
+            comment=comment,
+        ),
+        idempotency_key=f"process-{process.id}-outcome",
+    )
+
+
+def fail(*, session: Session, process_id: int, reason_uk: str) -> Process:
+    """Stop a live process that cannot go on: FAILED with the reason, audited, the requester told.
+
+    A process already in a final state keeps it (and nobody is told twice).
+    """
+    process = get_process(session=session, process_id=process_id, lock=True)
+    if process.state in FINAL_STATES:
+        return process
+    finish(
+        session=session,
+        process_id=process_id,
+        state=ProcessState.FAILED,
+        outcome=f"Процес зупинено: {reason_uk}",
+    )
+    audit.record(
+        session=session,
+        action="process.failed",
+        object_type="process",
+        object_id=process.id,
+        details={"reason": reason_uk},
+        actor_label="system",
+    )
+    notify_requester(
+        session=session, process_id=process_id, outcome="зупинено через помилку", comment=reason_uk
+    )
     return process
 
 

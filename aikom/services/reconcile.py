@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 
 from aikom.db import unit_of_work
 from aikom.deployments import deployment_for
-from aikom.models import ProcessState, TaskState
+from aikom.models import TaskState
 from aikom.orchestration import adapter
 from aikom.orchestration.adapter import OrchestratorUnavailable, ResumeResult, RunStateType, step_of_pause_key
 from aikom.services import approvals, processes
@@ -148,11 +148,10 @@ def repair_runs(*, db_url: str | None = None, api_url: str | None = None) -> tup
             process_id = live[run.id]
             if run.run_count >= MAX_REPAIRS:
                 with unit_of_work(db_url) as session:
-                    processes.finish(
+                    processes.fail(
                         session=session,
                         process_id=process_id,
-                        state=ProcessState.FAILED,
-                        outcome=f"Процес зупинився з помилкою ({run.state_name}) і не відновився "
+                        reason_uk=f"виконання зупинилося з помилкою ({run.state_name}) і не відновилося "
                         f"після {run.run_count} спроб; потрібне втручання адміністратора.",
                     )
                 given_up.append(process_id)

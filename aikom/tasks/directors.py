@@ -56,10 +56,3 @@ def apply_deputy_decision(process_id: int, deputy_id: int, keep: bool) -> None:
         directors.apply_deputy_decision(
             session=session, process_id=process_id, deputy_id=deputy_id, keep=keep
         )
-
-
-@task(name="notify-requester", cache_policy=STEP_CACHE, persist_result=True, **RETRIES)
-def notify_requester(process_id: int, outcome: str, comment: str | None) -> None:
-    """Tell the requester how the process ended (through the outbox)."""
-    with unit_of_work() as session:
-        directors.notify_requester(session=session, process_id=process_id, outcome=outcome, comment=comment)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import uuid
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -21,6 +22,7 @@ from aikom.models import (
     AuditEntry,
     Decision,
     EmailMessage,
+    OrgStatus,
     OrgUnit,
     Person,
     PersonRole,
@@ -28,8 +30,10 @@ from aikom.models import (
     Process,
     SignedDecision,
 )
+from aikom.orchestration import adapter
 from aikom.services.approvals import FIRST_SIGNIN_STEP
 from aikom.services.keys import issue_account_keys
+from aikom.services.reconcile import reconcile
 from aikom.settings import Settings
 from tests import factories
 from tests.flows.conftest import CliCall, SignedDecide, wait_for_process, wait_for_step
@@ -324,3 +328,61 @@ def test_with_one_admin_in_the_hromada_the_rayon_admin_approves(
     wait_for_step(run_id, FIRST_SIGNIN_STEP, api_url)
     with unit_of_work(database_url) as s:
         assert s.get_one(Person, school.former_director).state == PersonState.INACTIVE
+
+
+def _task_run_counts(run_id: str, api_url: str) -> dict[str, int]:
+    """How many times each step of the run was tried (Prefect's own record)."""
+    from prefect.client.orchestration import SyncPrefectClient
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.client.schemas.sorting import TaskRunSort
+
+    with SyncPrefectClient(api_url) as client:
+        runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[uuid.UUID(run_id)])),
+            sort=TaskRunSort.EXPECTED_START_TIME_ASC,
+            limit=200,
+        )
+    return {run.name.rsplit("-", 1)[0]: run.run_count for run in runs}
+
+
+def test_a_school_closed_while_the_approval_waits_stops_the_process_at_once(
+    cli: CliCall, cli_decide: SignedDecide, database_url: str, api_url: str, tmp_path: Path
+) -> None:
+    school = _school(database_url)
+    assert school.approver is not None
+    process_id, run_id = _start(cli, tmp_path, school, factories.rnokpp())
+    wait_for_step(run_id, "approve", api_url)
+    with unit_of_work(database_url) as s:  # the school is liquidated meanwhile
+        s.get_one(OrgUnit, school.id).status = OrgStatus.LIQUIDATED
+    approve = _task(database_url, process_id, "approve")
+    code, decided = cli_decide(approve.id, school.approver, Decision.APPROVE)
+    assert code == 0, decided
+
+    # The rule's refusal ends the process with its reason; nobody was changed; the requester is told.
+    view = wait_for_process(database_url, process_id)
+    assert view.state == "failed"
+    assert view.outcome is not None and "Заклад освіти не діє" in view.outcome
+    with unit_of_work(database_url) as s:
+        assert s.get_one(Person, school.former_director).state == PersonState.ACTIVE
+        assert "new_director_id" not in s.get_one(Process, process_id).parameters
+        told = s.scalars(
+            select(EmailMessage).where(EmailMessage.idempotency_key == f"process-{process_id}-outcome")
+        ).one()
+        assert told.to_address == s.get_one(Person, school.requester).email
+        assert "Заклад освіти не діє" in str(told.variables["comment"])
+        failed = s.scalars(
+            select(AuditEntry).where(
+                AuditEntry.action == "process.failed", AuditEntry.object_id == str(process_id)
+            )
+        ).one()
+        assert "не діє" in failed.details["reason"]
+
+    # The refused step ran once (a refusal gives the same answer every time), the run ended Failed, and
+    # the reconciler leaves it be: the process is finished.
+    run = adapter.wait_for_run(run_id, api_url=api_url)
+    assert run.state_type == adapter.RunStateType.FAILED
+    assert _task_run_counts(run_id, api_url)["apply-director-replacement"] == 1
+    report = reconcile(db_url=database_url, api_url=api_url)
+    assert process_id not in report.repaired
+    again = adapter.read_run(run_id, api_url=api_url)
+    assert again is not None and again.state_type == adapter.RunStateType.FAILED
