@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     challenge_ttl_seconds: int = 300
     signin_max_failures: int = 5
     signin_failure_window_seconds: int = 900
+    # A dashboard sign-in lasts while used (idle limit) and at most a working day (absolute limit).
+    dashboard_session_idle_minutes: int = 60
+    dashboard_session_hours: int = 12
     max_signature_bytes: int = 1_000_000
 
     smtp_host: str = "127.0.0.1"

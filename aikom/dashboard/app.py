@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from aikom.dashboard.context import current_person
+from aikom.dashboard.context import current_person, render_cookie
 
 PAGES = Path(__file__).resolve().parent / "views"
 
@@ -29,5 +29,6 @@ with st.sidebar:
         st.markdown(f"**{person.full_name}**  \n{person.role_title}  \n{person.org_name}")
     else:
         st.caption("Ви не увійшли до системи.")
+    render_cookie()
 
 st.navigation(pages).run()

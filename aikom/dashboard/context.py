@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -10,10 +11,18 @@ from sqlalchemy.orm import Session
 
 from aikom import db
 from aikom.core.errors import DomainError
+from aikom.services import dashboard_sessions
 from aikom.services.persons import PersonView, person_view
 from aikom.settings import Settings, get_settings
 
 PERSON_KEY = "person_id"
+TOKEN_KEY = "session_token"
+CHECKED_KEY = "session_checked_at"
+SIGNED_OUT_KEY = "signed_out"
+COOKIE_SCRIPT_KEY = "cookie_script"
+ENDED_KEY = "session_ended"
+SESSION_ENDED_UK = "Сеанс завершено (тривала бездіяльність або вихід в іншій вкладці). Увійдіть знову."
+RECHECK_SECONDS = 60  # how often a running page confirms its sign-in still holds (idle, revoked)
 
 
 def settings() -> Settings:
@@ -29,9 +38,22 @@ def unit_of_work() -> Iterator[Session]:
 
 
 def current_person() -> PersonView | None:
-    """The signed-in person, or None."""
+    """The signed-in person, or None.
+
+    A new browser session (a reload, a reconnect) is signed in again from the session cookie; a signed-in
+    page re-checks its dashboard session now and then, so an idle, expired or revoked one ends here too.
+    """
+    if PERSON_KEY not in st.session_state and not st.session_state.get(SIGNED_OUT_KEY):
+        _resume_from_cookie()
     person_id = st.session_state.get(PERSON_KEY)
     if person_id is None:
+        return None
+    token = st.session_state.get(TOKEN_KEY)
+    recheck_due = time.monotonic() - st.session_state.get(CHECKED_KEY, 0.0) > RECHECK_SECONDS
+    if token and recheck_due and _resume(str(token)) != person_id:
+        end_session(
+            notice="Сеанс завершено (тривала бездіяльність або вихід в іншій вкладці). Увійдіть знову."
+        )
         return None
     try:
         with unit_of_work() as session:
@@ -41,10 +63,76 @@ def current_person() -> PersonView | None:
         return None
 
 
+def _resume(token: str) -> int | None:
+    with unit_of_work() as session:
+        person_id = dashboard_sessions.resume(session=session, settings=settings(), token=token)
+    st.session_state[CHECKED_KEY] = time.monotonic()
+    return person_id
+
+
+def _resume_from_cookie() -> None:
+    token = st.context.cookies.get(dashboard_sessions.COOKIE_NAME)
+    if not isinstance(token, str) or not token:  # (no cookie, or a test harness without cookies)
+        return
+    person_id = _resume(token)
+    if person_id is None:
+        _set_cookie(None)  # a stale cookie is dropped
+        return
+    st.session_state[PERSON_KEY] = person_id
+    st.session_state[TOKEN_KEY] = token
+
+
+def start_session(person_id: int, client_key: str | None) -> None:
+    """Sign the person in: a dashboard session row, the token in this browser's cookie."""
+    with unit_of_work() as session:
+        token = dashboard_sessions.open_session(
+            session=session, settings=settings(), person_id=person_id, client_key=client_key
+        )
+    st.session_state[PERSON_KEY] = person_id
+    st.session_state[TOKEN_KEY] = token
+    st.session_state[CHECKED_KEY] = time.monotonic()
+    st.session_state.pop(SIGNED_OUT_KEY, None)
+    _set_cookie(token)
+
+
+def end_session(notice: str | None = None) -> None:
+    """Sign out: the session revoked in the database, the cookie dropped, this page signed out."""
+    token = st.session_state.pop(TOKEN_KEY, None)
+    if token:
+        with unit_of_work() as session:
+            dashboard_sessions.close(session=session, token=str(token))
+    st.session_state.pop(PERSON_KEY, None)
+    st.session_state[SIGNED_OUT_KEY] = True  # this browser session's cookie header is stale now
+    if notice:
+        st.session_state[ENDED_KEY] = notice
+    _set_cookie(None)
+
+
+def _set_cookie(token: str | None) -> None:
+    """Queue the script that sets (or, for None, drops) the session cookie; `render_cookie` emits it."""
+    url = st.context.url
+    secure = "; Secure" if isinstance(url, str) and url.startswith("https:") else ""
+    max_age = settings().dashboard_session_hours * 3600 if token else 0
+    st.session_state[COOKIE_SCRIPT_KEY] = (
+        f'document.cookie = "{dashboard_sessions.COOKIE_NAME}={token or ""}; path=/; '
+        f'max-age={max_age}; SameSite=Strict{secure}";'
+    )
+
+
+def render_cookie() -> None:
+    """Emit a queued cookie change (once); the app calls this on every run."""
+    script = st.session_state.pop(COOKIE_SCRIPT_KEY, None)
+    if script:
+        st.html(f"<script>{script}</script>", unsafe_allow_javascript=True)
+
+
 def require_person() -> PersonView:
     """The signed-in person; otherwise show a hint and stop the page."""
     person = current_person()
     if person is None:
+        ended = st.session_state.pop(ENDED_KEY, None)
+        if ended:
+            st.warning(ended)
         st.info("Увійдіть до системи з КЕП на сторінці «Вхід».")
         st.stop()
     assert person is not None

@@ -18,6 +18,7 @@ from aikom.models.org import OrgLevel, OrgStatus, OrgUnit
 from aikom.models.outbox import EmailMessage, EmailState
 from aikom.models.process import (
     ApprovalTask,
+    DashboardSession,
     Decision,
     Process,
     ProcessState,
@@ -37,6 +38,7 @@ __all__ = [
     "ApprovalTask",
     "AuditEntry",
     "Base",
+    "DashboardSession",
     "DeactivationReason",
     "Decision",
     "EmailMessage",

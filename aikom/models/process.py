@@ -148,3 +148,24 @@ class SigninAttempt(Base):
     ok: Mapped[bool] = mapped_column(Boolean, nullable=False)
     reason: Mapped[str | None] = mapped_column(String(64))
     at: Mapped[datetime] = created_at_column()
+
+
+class DashboardSession(Base):
+    """A signed-in dashboard session: the browser keeps only a random token, the database its hash.
+
+    It lets a reload or a reconnect keep the person signed in; idle and absolute limits end it, and
+    signing out revokes it.
+    """
+
+    __tablename__ = "dashboard_session"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False, unique=True)
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("person.id", ondelete="RESTRICT"), nullable=False, index=True
+    )
+    client_key: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = created_at_column()
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -185,10 +185,12 @@ def _walk_through_replacement(page: Page, system: System, tmp_path: Path) -> int
     approver = system.persons["hromada-admin-2"]
     page.goto(system.dashboard)  # the sign-in page is the start page
     expect(page.get_by_role("heading", name="Вхід до АІКОМ")).to_be_visible()
-    # (navigation through the sidebar only: a reload would start a new, signed-out session)
 
-    # 1. The requester signs in with an uploaded .p7s and starts the replacement with the form.
+    # 1. The requester signs in with an uploaded .p7s (a reload keeps the sign-in) and starts the
+    #    replacement with the form.
     _sign_in_with_p7s(page, system, str(requester["key"]), tmp_path)
+    page.reload()
+    expect(page.get_by_role("button", name="Вийти")).to_be_visible()
     page.get_by_role("link", name="Почати процес").click()
     page.get_by_label("ПІБ нового керівника").fill(NEW_DIRECTOR["full_name"])
     page.get_by_label("РНОКПП нового керівника").fill(NEW_DIRECTOR["rnokpp"])
@@ -199,6 +201,8 @@ def _walk_through_replacement(page: Page, system: System, tmp_path: Path) -> int
     expect(started).to_be_visible()
     process_id = int(started.inner_text().split("№")[1].split()[0])
     _sign_out(page)
+    page.reload()  # signed out stays signed out
+    expect(page.get_by_role("button", name="Увійти з КЕП")).to_be_visible()
 
     # 2. Another admin of the same ОУО approves: the decision document signed and uploaded.
     _sign_in_with_p7s(page, system, str(approver["key"]), tmp_path)

@@ -7,7 +7,15 @@ import uuid
 
 import streamlit as st
 
-from aikom.dashboard.context import PERSON_KEY, current_person, settings, show_error, unit_of_work
+from aikom.dashboard.context import (
+    ENDED_KEY,
+    current_person,
+    end_session,
+    settings,
+    show_error,
+    start_session,
+    unit_of_work,
+)
 from aikom.models import PersonRole
 from aikom.services.persons import ROLE_TITLES_UK
 from aikom.services.signin import challenge_content, issue_challenge, sign_in
@@ -50,7 +58,11 @@ def _complete(nonce: str, signature: bytes) -> None:
     if not result.ok:
         st.error(result.message_uk)
         return
-    st.session_state[PERSON_KEY] = result.person_id
+    try:
+        start_session(int(result.person_id or 0), _client_key())
+    except Exception as error:
+        show_error(error)
+        return
     st.session_state["signin_notice"] = (
         "Вхід виконано. Вашу картку активовано." if result.activated else "Вхід виконано."
     )
@@ -68,12 +80,15 @@ st.title("Вхід до АІКОМ")
 notice = st.session_state.pop("signin_notice", None)
 if notice:
     st.success(notice)
+ended = st.session_state.pop(ENDED_KEY, None)
+if ended:
+    st.warning(ended)
 
 person = current_person()
 if person is not None:
     st.write(f"Ви увійшли як **{person.full_name}** — {person.role_title}, {person.org_name}.")
     if st.button("Вийти", key="signout"):
-        st.session_state.pop(PERSON_KEY, None)
+        end_session()
         st.rerun()
     st.stop()
 
