@@ -127,6 +127,9 @@ def _launch(process_id: int, json_output: bool) -> None:
 @app.command("show", help="Процес, його кроки й хто ухвалив рішення")
 def show(
     process_id: int = typer.Argument(..., help="Номер процесу"),
+    as_person: int | None = typer.Option(
+        None, "--as", help="Показати від імені особи (лише якщо їй дозволено бачити процес)"
+    ),
     json_output: bool = typer.Option(False, "--json", help="Звіт у JSON"),
 ) -> None:
     """Show a process, its human steps and (when reachable) the engine's state of its run."""
@@ -136,7 +139,7 @@ def show(
 
     try:
         with unit_of_work() as session:
-            view = processes.show_process(session=session, process_id=process_id)
+            view = processes.show_process(session=session, process_id=process_id, viewer_id=as_person)
     except DomainError as error:
         fail(error.message_uk, error.code, json_output)
         return

@@ -16,9 +16,18 @@ from sqlalchemy.orm import Session
 
 from aikom.core.errors import NotFound, NotInScope, ValidationFailed
 from aikom.mail.templates import ProcessOutcome
-from aikom.models import ApprovalTask, OrgUnit, Person, PersonState, Process, ProcessState, ProcessType
+from aikom.models import (
+    ApprovalTask,
+    OrgUnit,
+    Person,
+    PersonRole,
+    PersonState,
+    Process,
+    ProcessState,
+    ProcessType,
+)
 from aikom.services import audit
-from aikom.services.approvals import PersonNotActive, org_lineage
+from aikom.services.approvals import PROCESS_TITLES_UK, PersonNotActive, org_lineage
 from aikom.services.outbox import enqueue
 
 FINAL_STATES = frozenset(
@@ -39,18 +48,6 @@ STATE_LABELS_UK = {
     ProcessState.EXPIRED: "строк минув",
     ProcessState.FAILED: "помилка",
     ProcessState.CANCELLED: "скасовано",
-}
-TYPE_TITLES_UK = {
-    ProcessType.CASCADE_PROVISIONING: "Створення облікових записів",
-    ProcessType.DIRECTOR_REPLACEMENT: "Заміна керівника",
-    ProcessType.DEPUTY: "Заступник керівника",
-    ProcessType.BRANCH: "Філія",
-    ProcessType.NEW_SCHOOL: "Новий заклад освіти",
-    ProcessType.OIS_CONNECTION: "Підключення ОІС",
-    ProcessType.OIS_ACCESS: "Доступ ОІС до закладу",
-    ProcessType.KEY_REGENERATION: "Перевипуск ключа API",
-    ProcessType.ACCOUNT_DEACTIVATION: "Деактивація облікового запису",
-    ProcessType.SUPPORT_REQUEST: "Запит до служби підтримки",
 }
 
 
@@ -201,7 +198,7 @@ def process_title(process: Process) -> str:
     if process.parameters.get("title"):
         return str(process.parameters["title"])
     subject = process.parameters.get("school_name")
-    kind = TYPE_TITLES_UK[process.type]
+    kind = PROCESS_TITLES_UK[process.type]
     return f"{kind}: {subject}" if subject else f"{kind} №{process.id}"
 
 
@@ -253,9 +250,43 @@ def fail(*, session: Session, process_id: int, reason_uk: str) -> Process:
     return process
 
 
-def show_process(*, session: Session, process_id: int) -> ProcessView:
-    """The process with its human steps."""
+# Institute staff see every process (managers watch workflow status, the support desk helps anyone).
+SEES_ALL = frozenset({PersonRole.INSTITUTE_ADMIN, PersonRole.SUPPORT_AGENT, PersonRole.MANAGER})
+
+
+def check_may_view(*, session: Session, viewer: Person, process: Process) -> None:
+    """Who may see a process: institute staff; its requester; whoever a step was assigned to or who
+    decided one; a person of the subject's unit or of a unit above it (its ОУО chain, its school). An
+    ОІС operator sees only its own requests. Otherwise NotInScope, without revealing anything else."""
+    if viewer.role in SEES_ALL or viewer.id == process.requester_person_id:
+        return
+    involved = session.scalars(
+        select(ApprovalTask.id)
+        .where(
+            ApprovalTask.process_id == process.id,
+            (ApprovalTask.assignee_person_id == viewer.id) | (ApprovalTask.decided_by_id == viewer.id),
+        )
+        .limit(1)
+    ).first()
+    if involved is not None:
+        return
+    if (
+        viewer.role != PersonRole.OIS_OPERATOR
+        and process.subject_org_unit_id is not None
+        and viewer.org_unit_id in org_lineage(session, process.subject_org_unit_id)
+    ):
+        return
+    raise NotInScope(f"Процес №{process.id} поза вашою зоною доступу.", process_id=process.id)
+
+
+def show_process(*, session: Session, process_id: int, viewer_id: int | None = None) -> ProcessView:
+    """The process with its human steps; with `viewer_id`, only if that person may see it."""
     process = get_process(session=session, process_id=process_id)
+    if viewer_id is not None:
+        viewer = session.get(Person, viewer_id)
+        if viewer is None:
+            raise NotFound(f"Особу № {viewer_id} не знайдено.")
+        check_may_view(session=session, viewer=viewer, process=process)
     tasks = session.scalars(
         select(ApprovalTask).where(ApprovalTask.process_id == process_id).order_by(ApprovalTask.id)
     ).all()

@@ -17,7 +17,7 @@ from aikom.cli.main import app
 from aikom.core import pki
 from aikom.core.decisions import DecisionDocument
 from aikom.db import unit_of_work
-from aikom.models import ApprovalTask, OrgUnit, Person, PersonRole, SignedDecision, TaskState
+from aikom.models import ApprovalTask, OrgLevel, OrgUnit, Person, PersonRole, SignedDecision, TaskState
 from aikom.services.demo import DemoPerson
 from aikom.services.persons import read_rnokpp
 from aikom.settings import Settings, get_settings
@@ -277,3 +277,20 @@ def test_decide_with_an_attached_signature_alone(
     )
     assert code == 0, decided
     assert _state(database_url, w.task_id) == TaskState.DECIDED
+
+
+def test_process_show_as_a_person_refuses_an_outsider(env: Settings, database_url: str) -> None:
+    w = _waiting_task(database_url)
+    with unit_of_work(database_url) as s:
+        process_id = s.get_one(ApprovalTask, w.task_id).process_id
+        other_oblast = f.org_unit(s, level=OrgLevel.OBLAST, parent=f.cascade(s)["national"])
+        outsider = f.person(s, f.account(s, other_oblast), role=PersonRole.OBLAST_ADMIN).id
+
+    code, refused = _invoke("process", "show", str(process_id), "--as", str(outsider))
+    assert code == 1
+    assert refused["error"] == "not_in_scope"
+    assert refused["message"] == f"Процес №{process_id} поза вашою зоною доступу."
+
+    code, shown = _invoke("process", "show", str(process_id), "--as", str(w.requester))
+    assert code == 0 and shown["id"] == process_id
+    assert [step["step_key"] for step in shown["steps"]] == ["approve"]

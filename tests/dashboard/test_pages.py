@@ -201,3 +201,37 @@ def test_a_new_director_gets_a_demo_kep_and_the_first_sign_in_activates_the_card
             )
         ).one()
         assert step.state == TaskState.DECIDED and step.decided_by_id == new_id
+
+
+def test_the_process_page_hides_a_process_from_an_outsider(dashboard_world: DashboardWorld) -> None:
+    from aikom.models import OrgLevel, OrgUnit, ProcessType
+    from aikom.services.approvals import find_person
+    from aikom.services.processes import create_process
+    from tests import factories as f
+
+    requester = dashboard_world.persons["hromada-admin-1"]
+    with unit_of_work() as session:
+        process = create_process(
+            session=session,
+            type=ProcessType.DIRECTOR_REPLACEMENT,
+            flow="director-replacement",
+            requester=find_person(session=session, ref=str(requester.person_id)),
+            subject_org_unit_id=dashboard_world.school_id,
+            parameters={"school_name": "Ліцей № 1 імені Лесі Українки"},
+        )
+        hromada = session.get_one(OrgUnit, requester.org_unit_id)
+        neighbour = f.org_unit(
+            session, level=OrgLevel.HROMADA, parent=session.get_one(OrgUnit, hromada.parent_id)
+        )
+        outsider = f.person(session, f.account(session, neighbour), role=PersonRole.HROMADA_ADMIN)
+        process_id, outsider_id = process.id, outsider.id
+
+    at = _app(outsider_id, "views/process.py")
+    at.number_input(key="process_number").set_value(process_id).run()
+    assert not at.exception
+    assert f"Процес №{process_id} поза вашою зоною доступу." in _texts(at)
+    assert "Ліцей № 1" not in _texts(at)
+
+    own = _app(requester.person_id, "views/process.py")
+    own.number_input(key="process_number").set_value(process_id).run()
+    assert "Ліцей № 1 імені Лесі Українки" in _texts(own)

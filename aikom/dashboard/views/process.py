@@ -32,7 +32,7 @@ if not choice:
 
 try:
     with unit_of_work() as session:
-        view = processes.show_process(session=session, process_id=int(choice))
+        view = processes.show_process(session=session, process_id=int(choice), viewer_id=person.id)
         names = {
             step.decided_by_id: person_view(session=session, person_id=step.decided_by_id).full_name
             for step in view.steps
