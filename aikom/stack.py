@@ -127,11 +127,16 @@ def start_engine_components(settings: Settings, stack: Stack) -> None:
     """The Prefect server, then the runner serving every deployment."""
     from aikom.orchestration.runner import start_runner
     from aikom.orchestration.server import start_server
+    from aikom.services.reconcile import crash_orphaned_runs
 
     server = start_server(settings)
     stack.components.append(
         Component("prefect-server", server.stop, settings.prefect_api_url.removesuffix("/api"))
     )
+    # Runs a crash left "running" are put where the reconciler repairs them (this runner is the only one).
+    orphans = crash_orphaned_runs(api_url=settings.prefect_api_url)
+    if orphans:
+        print(f"Перервані аварійною зупинкою запуски: {len(orphans)}; їх буде відновлено.", flush=True)
     runner = start_runner(settings)
     stack.components.append(Component("runner", runner.stop))
 

@@ -281,7 +281,7 @@ def reschedule_run(flow_run_id: str, *, reason: str, api_url: str | None = None)
 
 
 def mark_run_crashed(flow_run_id: str, *, reason: str, api_url: str | None = None) -> None:
-    """Force a run into Crashed (used by tests to stand for a runner that died mid-run)."""
+    """Force a run into Crashed (a run whose process is known to be gone; tests: a runner that died)."""
     from prefect.states import Crashed
 
     with _client(api_url) as client:

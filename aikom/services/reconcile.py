@@ -21,7 +21,7 @@ from enum import StrEnum
 from pydantic import BaseModel, Field
 
 from aikom.db import unit_of_work
-from aikom.deployments import deployment_for
+from aikom.deployments import DEPLOYMENTS, deployment_for
 from aikom.models import TaskState
 from aikom.orchestration import adapter
 from aikom.orchestration.adapter import OrchestratorUnavailable, ResumeResult, RunStateType, step_of_pause_key
@@ -161,6 +161,31 @@ def repair_runs(*, db_url: str | None = None, api_url: str | None = None) -> tup
                 log.info("re-scheduled %s run %s of process %s", run.state_name, run.id, process_id)
                 repaired.append(process_id)
     return repaired, given_up
+
+
+ORPHAN_STATES = (RunStateType.PENDING, RunStateType.RUNNING, RunStateType.CANCELLING)
+
+
+def crash_orphaned_runs(*, api_url: str | None = None) -> list[str]:
+    """Mark Crashed every run of ours still Pending/Running/Cancelling; the ids.
+
+    Only for the moment the single-machine stack starts, before its runner: no flow process can be
+    alive then, so such a run was orphaned by a machine crash or a killed stack and would otherwise stay
+    "running" forever. Marked Crashed, the repair pass re-runs it like any run a shutdown interrupted.
+    (With Prefect workers on several machines, their own crash detection does this instead.)
+    """
+    names = [spec.full_name for spec in DEPLOYMENTS]
+    crashed: list[str] = []
+    while True:
+        runs = adapter.find_runs(deployments=names, states=ORPHAN_STATES, limit=BATCH, api_url=api_url)
+        runs = [run for run in runs if run.id not in crashed]
+        if not runs:
+            return crashed
+        for run in runs:
+            reason = f"aikom up: the run was {run.state_name} when the previous stack stopped without it"
+            adapter.mark_run_crashed(run.id, reason=reason, api_url=api_url)
+            log.warning("marked orphaned %s run %s Crashed", run.state_name, run.id)
+            crashed.append(run.id)
 
 
 def reconcile(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 
 from sqlalchemy import func, select
 
@@ -15,7 +16,7 @@ from aikom.orchestration.runner import start_runner
 from aikom.orchestration.server import start_server
 from aikom.services import approvals
 from aikom.services.approvals import AlreadyDecided
-from aikom.services.reconcile import WakeResult, reconcile, wake_for_task
+from aikom.services.reconcile import WakeResult, crash_orphaned_runs, reconcile, wake_for_task
 from tests.flows.conftest import CliCall, SignedDecide, StartDemo, World, wait_for_paused, wait_for_process
 from tests.signing import SigningPki, decide_signed, signed_decision
 
@@ -242,6 +243,41 @@ def test_crashed_waiting_run_is_repaired_and_suspends_again(
         )
         assert count == 1  # the re-run found its step done and only suspended again
 
+        decide_signed(
+            s, signing_pki, task_id=started.task_id, actor=s.get_one(Person, world.approver),
+            decision=Decision.APPROVE,
+        )  # fmt: skip
+    assert wake_for_task(started.task_id, db_url=database_url, api_url=api_url) == WakeResult.RESUMED
+    assert wait_for_process(database_url, started.process_id).state == "completed"
+
+
+def test_a_run_left_running_by_a_crash_is_repaired_when_the_stack_starts(
+    start_demo: StartDemo,
+    world: World,
+    database_url: str,
+    api_url: str,
+    process_engine: Engine,
+    signing_pki: SigningPki,
+) -> None:
+    from prefect.client.orchestration import SyncPrefectClient
+    from prefect.states import Running
+
+    started = start_demo()
+    process_engine.runner.kill()  # the machine went down with the run's process "running"
+    try:
+        with SyncPrefectClient(api_url) as client:
+            client.set_flow_run_state(uuid.UUID(started.flow_run_id), Running(), force=True)
+        # `aikom up` again: before its runner starts, the orphan is marked Crashed ...
+        assert started.flow_run_id in crash_orphaned_runs(api_url=api_url)
+        run = adapter.read_run(started.flow_run_id, api_url=api_url)
+        assert run is not None and run.state_type == adapter.RunStateType.CRASHED
+    finally:
+        process_engine.runner = start_runner(process_engine.settings, api_url=api_url, with_schedules=False)
+    # ... and the reconciler re-runs it into its waiting step; the approval then completes the process.
+    report = reconcile(db_url=database_url, api_url=api_url)
+    assert started.process_id in report.repaired
+    wait_for_paused(started.flow_run_id, api_url)
+    with unit_of_work(database_url) as s:
         decide_signed(
             s, signing_pki, task_id=started.task_id, actor=s.get_one(Person, world.approver),
             decision=Decision.APPROVE,
