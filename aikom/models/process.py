@@ -120,6 +120,9 @@ class SignedDecision(Base):
     document: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
     signature: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
     certificate: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The CA certificates of the signer's chain and their CRLs at verification (PEM): re-verification
+    # does not depend on today's trust list still holding them.
+    validation_data: Mapped[bytes | None] = mapped_column(LargeBinary)
     verified_ok: Mapped[bool] = mapped_column(Boolean, nullable=False)
     verification_reason: Mapped[str | None] = mapped_column(String(64))
     verified_at: Mapped[datetime] = created_at_column()

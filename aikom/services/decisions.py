@@ -111,12 +111,15 @@ def record_signed_decision(
         or identity.edrpou != effective_edrpou(session, unit)
     ):
         raise DecisionSignerMismatch()
+    der = verification.certificate_der
+    evidence = trust.evidence_for(der) if der else None
     stored = SignedDecision(
         task_id=task_id,
         signer_person_id=signer.id,
         document=document,
         signature=signature,
-        certificate=verification.certificate_der,
+        certificate=der,
+        validation_data=evidence,
         verified_ok=True,
         verification_reason=None,
     )
@@ -133,6 +136,7 @@ class Reverification:
     stored_ok: bool
     verification: Verification
     document: DecisionDocument | None
+    archived_evidence: bool = False  # verified with the CA chain and CRLs kept at decision time
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready form."""
@@ -144,11 +148,13 @@ class Reverification:
             "message": self.verification.message_uk,
             "identity": self.verification.identity.to_dict() if self.verification.identity else None,
             "document": self.document.__dict__ if self.document else None,
+            "archived_evidence": self.archived_evidence,
         }
 
 
 def reverify_decision(*, session: Session, trust: TrustList, decision_id: int) -> Reverification:
-    """Verify a stored decision again from its stored bytes, at the time it was signed."""
+    """Verify a stored decision again from its stored bytes, at the time it was signed, with the
+    validation data archived with it (plus today's trust list)."""
     stored = session.get(SignedDecision, decision_id)
     if stored is None:
         raise NotFound(f"Рішення № {decision_id} не знайдено.")
@@ -159,10 +165,14 @@ def reverify_decision(*, session: Session, trust: TrustList, decision_id: int) -
     verification = verify_detached(
         stored.signature,
         stored.document,
-        trust=trust,
+        trust=trust.with_evidence(stored.validation_data) if stored.validation_data else trust,
         purpose=Purpose.DECISION,
         at=document.signed_at if document else stored.verified_at,
     )
     return Reverification(
-        decision_id=decision_id, stored_ok=stored.verified_ok, verification=verification, document=document
+        decision_id=decision_id,
+        stored_ok=stored.verified_ok,
+        verification=verification,
+        document=document,
+        archived_evidence=stored.validation_data is not None,
     )

@@ -142,3 +142,36 @@ def test_document_must_say_what_is_decided(approver: Person) -> None:
         check_document(
             document, task_id=7, process_id=3, decision="reject", comment="Погоджено", actor_id=approver.id
         )
+
+
+def test_a_decision_verifies_again_after_its_crl_and_ca_left_the_trust_list(
+    session: Session, trust: TrustList, pki_dir: Path, approver: Person
+) -> None:
+    """Years later the CA's CRL is gone from today's trust list (or the CA itself was withdrawn): the
+    chain and CRLs archived with the decision still prove it; without them it could not be proved."""
+    signer = pki.issue_person(pki_dir, name="Мельник Андрій", edrpou=EDRPOU, rnokpp=RNOKPP, title="Начальник")
+    document = _document(approver)
+    stored = record_signed_decision(
+        session=session,
+        trust=trust,
+        task_id=None,
+        signer=approver,
+        document=document,
+        signature=pki.sign_detached(signer.key, signer.certificate, document),
+    )
+    assert stored.validation_data is not None and b"BEGIN X509 CRL" in stored.validation_data
+    archived = TrustList.from_parts([], []).with_evidence(stored.validation_data)
+    assert archived.anchors and archived.intermediates  # the chain up to the root, nothing else needed
+
+    without_crls = TrustList(anchors=trust.anchors, intermediates=trust.intermediates, crls=())
+    withdrawn = TrustList(anchors=(), intermediates=(), crls=())
+    for today in (without_crls, withdrawn):
+        again = reverify_decision(session=session, trust=today, decision_id=stored.id)
+        assert again.verification.ok, again.verification.message_uk
+        assert again.to_dict()["archived_evidence"] is True
+
+    # A decision stored without its validation data depends on today's trust list: refused.
+    session.execute(update(SignedDecision).where(SignedDecision.id == stored.id).values(validation_data=None))
+    session.expire_all()
+    again = reverify_decision(session=session, trust=without_crls, decision_id=stored.id)
+    assert not again.verification.ok and again.verification.reason == "crl_missing"

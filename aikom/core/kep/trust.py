@@ -104,6 +104,28 @@ class TrustList:
             intermediates.append(cert)
         return cls(anchors=tuple(anchors), intermediates=tuple(intermediates), crls=tuple(crls))
 
+    def evidence_for(self, certificate_der: bytes) -> bytes:
+        """The validation data of a signer's certificate, to archive with what it signed: the CA
+        certificates of its chain and their CRLs as they are now (a PEM bundle)."""
+        cas = [*self.anchors, *self.intermediates]
+        chain: dict[bytes, x509.Certificate] = {}
+        issuers = {x509.Certificate.load(certificate_der).issuer.hashable}
+        while issuers:
+            found = [ca for ca in cas if ca.subject.hashable in issuers and ca.sha256 not in chain]
+            chain.update((ca.sha256, ca) for ca in found)
+            issuers = {ca.issuer.hashable for ca in found if not ca.self_issued}
+        subjects = {ca.subject.hashable for ca in chain.values()}
+        crls = [c for c in self.crls if c["tbs_cert_list"]["issuer"].hashable in subjects]
+        parts = [pem.armor("CERTIFICATE", ca.dump()) for ca in chain.values()]
+        parts += [pem.armor("X509 CRL", c.dump()) for c in crls]
+        return b"".join(parts)
+
+    def with_evidence(self, evidence: bytes) -> TrustList:
+        """This trust list plus archived validation data (what `evidence_for` kept): a decision signed
+        years ago verifies with the CRLs and CA certificates of its day."""
+        certificates, crls = _read_trust_file(evidence) if evidence else ([], [])
+        return TrustList.from_parts([*self.anchors, *self.intermediates, *certificates], [*self.crls, *crls])
+
 
 def _read_trust_file(data: bytes) -> tuple[list[x509.Certificate], list[crl.CertificateList]]:
     certificates: list[x509.Certificate] = []
