@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import date
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from streamlit.testing.v1 import AppTest
 
 from aikom.db import unit_of_work
-from aikom.models import ApprovalTask, PersonRole, Process, SignedDecision, TaskState
-from aikom.services.approvals import ApprovalRequest, create_task
+from aikom.models import ApprovalTask, PersonRole, Process, ProcessType, SignedDecision, TaskState
+from aikom.services.approvals import ApprovalRequest, create_task, find_person
+from aikom.services.demo import DemoPerson
+from aikom.services.processes import create_process
 from tests.dashboard.conftest import APP, DashboardWorld
 
 
@@ -21,6 +24,18 @@ def _app(person_id: int | None = None, page: str | None = None) -> AppTest:
     if page:
         at.switch_page(page).run()
     return at
+
+
+def _replacement(session: Session, world: DashboardWorld, requester: DemoPerson) -> Process:
+    """A director replacement of the world's school started by `requester` (no flow run)."""
+    return create_process(
+        session=session,
+        type=ProcessType.DIRECTOR_REPLACEMENT,
+        flow="director-replacement",
+        requester=find_person(session=session, ref=str(requester.person_id)),
+        subject_org_unit_id=world.school_id,
+        parameters={"school_name": "Ліцей № 1 імені Лесі Українки"},
+    )
 
 
 def _texts(at: AppTest) -> str:
@@ -82,17 +97,7 @@ def test_my_tasks_lists_the_step_and_a_signed_decision_closes_it(dashboard_world
     with unit_of_work() as session:
         process = session.scalars(select(Process)).first()
         if process is None:  # this test may run alone
-            from aikom.models import ProcessType
-            from aikom.services.approvals import find_person
-            from aikom.services.processes import create_process
-
-            process = create_process(
-                session=session,
-                type=ProcessType.DIRECTOR_REPLACEMENT,
-                flow="director-replacement",
-                requester=find_person(session=session, ref=str(requester.person_id)),
-                subject_org_unit_id=dashboard_world.school_id,
-            )
+            process = _replacement(session, dashboard_world, requester)
         task = create_task(
             session=session,
             request=ApprovalRequest(
@@ -204,21 +209,12 @@ def test_a_new_director_gets_a_demo_kep_and_the_first_sign_in_activates_the_card
 
 
 def test_the_process_page_hides_a_process_from_an_outsider(dashboard_world: DashboardWorld) -> None:
-    from aikom.models import OrgLevel, OrgUnit, ProcessType
-    from aikom.services.approvals import find_person
-    from aikom.services.processes import create_process
+    from aikom.models import OrgLevel, OrgUnit
     from tests import factories as f
 
     requester = dashboard_world.persons["hromada-admin-1"]
     with unit_of_work() as session:
-        process = create_process(
-            session=session,
-            type=ProcessType.DIRECTOR_REPLACEMENT,
-            flow="director-replacement",
-            requester=find_person(session=session, ref=str(requester.person_id)),
-            subject_org_unit_id=dashboard_world.school_id,
-            parameters={"school_name": "Ліцей № 1 імені Лесі Українки"},
-        )
+        process = _replacement(session, dashboard_world, requester)
         hromada = session.get_one(OrgUnit, requester.org_unit_id)
         neighbour = f.org_unit(
             session, level=OrgLevel.HROMADA, parent=session.get_one(OrgUnit, hromada.parent_id)

@@ -17,7 +17,15 @@ from aikom.orchestration.server import start_server
 from aikom.services import approvals
 from aikom.services.approvals import AlreadyDecided
 from aikom.services.reconcile import WakeResult, crash_orphaned_runs, reconcile, wake_for_task
-from tests.flows.conftest import CliCall, SignedDecide, StartDemo, World, wait_for_paused, wait_for_process
+from tests.flows.conftest import (
+    CliCall,
+    SignedDecide,
+    StartDemo,
+    World,
+    decide_in_db,
+    wait_for_paused,
+    wait_for_process,
+)
 from tests.signing import SigningPki, decide_signed, signed_decision
 
 
@@ -277,11 +285,7 @@ def test_a_run_left_running_by_a_crash_is_repaired_when_the_stack_starts(
     report = reconcile(db_url=database_url, api_url=api_url)
     assert started.process_id in report.repaired
     wait_for_paused(started.flow_run_id, api_url)
-    with unit_of_work(database_url) as s:
-        decide_signed(
-            s, signing_pki, task_id=started.task_id, actor=s.get_one(Person, world.approver),
-            decision=Decision.APPROVE,
-        )  # fmt: skip
+    decide_in_db(database_url, signing_pki, started.task_id, world.approver, Decision.APPROVE)
     assert wake_for_task(started.task_id, db_url=database_url, api_url=api_url) == WakeResult.RESUMED
     assert wait_for_process(database_url, started.process_id).state == "completed"
 

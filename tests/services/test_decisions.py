@@ -49,6 +49,23 @@ def _document(approver: Person, decision: str = "approve") -> bytes:
     ).to_bytes()
 
 
+def _recorded(
+    session: Session, trust: TrustList, pki_dir: Path, approver: Person
+) -> tuple[SignedDecision, bytes]:
+    """A decision document signed by the approver's КЕП and recorded; (stored, document)."""
+    signer = pki.issue_person(pki_dir, name="Мельник Андрій", edrpou=EDRPOU, rnokpp=RNOKPP, title="Начальник")
+    document = _document(approver)
+    stored = record_signed_decision(
+        session=session,
+        trust=trust,
+        task_id=None,
+        signer=approver,
+        document=document,
+        signature=pki.sign_detached(signer.key, signer.certificate, document),
+    )
+    return stored, document
+
+
 def test_document_is_canonical_json_with_sorted_keys() -> None:
     doc = DecisionDocument.create(task=1, process=2, decision="reject", comment="Ні", actor=3)
     raw = doc.to_bytes()
@@ -78,16 +95,7 @@ def test_signed_decision_is_stored_and_reverified(
 def test_reverification_detects_edited_stored_bytes(
     session: Session, trust: TrustList, pki_dir: Path, approver: Person
 ) -> None:
-    signer = pki.issue_person(pki_dir, name="Мельник Андрій", edrpou=EDRPOU, rnokpp=RNOKPP, title="Начальник")
-    document = _document(approver)
-    stored = record_signed_decision(
-        session=session,
-        trust=trust,
-        task_id=None,
-        signer=approver,
-        document=document,
-        signature=pki.sign_detached(signer.key, signer.certificate, document),
-    )
+    stored, document = _recorded(session, trust, pki_dir, approver)
     session.execute(
         update(SignedDecision)
         .where(SignedDecision.id == stored.id)
@@ -149,16 +157,7 @@ def test_a_decision_verifies_again_after_its_crl_and_ca_left_the_trust_list(
 ) -> None:
     """Years later the CA's CRL is gone from today's trust list (or the CA itself was withdrawn): the
     chain and CRLs archived with the decision still prove it; without them it could not be proved."""
-    signer = pki.issue_person(pki_dir, name="Мельник Андрій", edrpou=EDRPOU, rnokpp=RNOKPP, title="Начальник")
-    document = _document(approver)
-    stored = record_signed_decision(
-        session=session,
-        trust=trust,
-        task_id=None,
-        signer=approver,
-        document=document,
-        signature=pki.sign_detached(signer.key, signer.certificate, document),
-    )
+    stored, _ = _recorded(session, trust, pki_dir, approver)
     assert stored.validation_data is not None and b"BEGIN X509 CRL" in stored.validation_data
     archived = TrustList.from_parts([], []).with_evidence(stored.validation_data)
     assert archived.anchors and archived.intermediates  # the chain up to the root, nothing else needed
