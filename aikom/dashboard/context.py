@@ -51,9 +51,7 @@ def current_person() -> PersonView | None:
     token = st.session_state.get(TOKEN_KEY)
     recheck_due = time.monotonic() - st.session_state.get(CHECKED_KEY, 0.0) > RECHECK_SECONDS
     if token and recheck_due and _resume(str(token)) != person_id:
-        end_session(
-            notice="Сеанс завершено (тривала бездіяльність або вихід в іншій вкладці). Увійдіть знову."
-        )
+        end_session(notice=SESSION_ENDED_UK)
         return None
     try:
         with unit_of_work() as session:
