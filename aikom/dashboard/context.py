@@ -107,7 +107,7 @@ def end_session(notice: str | None = None) -> None:
 
 
 def _set_cookie(token: str | None) -> None:
-    """Queue the script that sets (or, for None, drops) the session cookie; `render_cookie` emits it."""
+    """Set the script that sets (or, for None, drops) the session cookie; `render_cookie` emits it."""
     url = st.context.url
     secure = "; Secure" if isinstance(url, str) and url.startswith("https:") else ""
     max_age = settings().dashboard_session_hours * 3600 if token else 0
@@ -118,8 +118,9 @@ def _set_cookie(token: str | None) -> None:
 
 
 def render_cookie() -> None:
-    """Emit a queued cookie change (once); the app calls this on every run."""
-    script = st.session_state.pop(COOKIE_SCRIPT_KEY, None)
+    """Emit the latest cookie change; the app calls this on every run. It is emitted again on each run
+    (setting the same cookie twice is harmless), so a run that a newer one interrupted loses nothing."""
+    script = st.session_state.get(COOKIE_SCRIPT_KEY)
     if script:
         st.html(f"<script>{script}</script>", unsafe_allow_javascript=True)
 

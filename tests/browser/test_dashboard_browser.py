@@ -167,6 +167,15 @@ def _sign_out(page: Page) -> None:
     expect(signed_out).to_be_visible()
 
 
+def _until_session_cookie(page: Page, timeout: float = 30) -> None:
+    """Wait until the browser holds the dashboard's session cookie (its script runs once the page's
+    scripts have loaded, a moment after «Вхід виконано» shows on a cold machine)."""
+    deadline = time.monotonic() + timeout
+    while not any(c["name"] == "aikom_session" and c["value"] for c in page.context.cookies()):
+        assert time.monotonic() < deadline, "the session cookie was never set"
+        time.sleep(0.2)
+
+
 def _until_visible(page: Page, text_: str, refresh: str = "Оновити", timeout: float = 120) -> None:
     """Press «Оновити» until `text_` shows (the flow works in the background)."""
     target = page.get_by_text(text_).first
@@ -189,6 +198,7 @@ def _walk_through_replacement(page: Page, system: System, tmp_path: Path) -> int
     # 1. The requester signs in with an uploaded .p7s (a reload keeps the sign-in) and starts the
     #    replacement with the form.
     _sign_in_with_p7s(page, system, str(requester["key"]), tmp_path)
+    _until_session_cookie(page)
     page.reload()
     expect(page.get_by_role("button", name="Вийти")).to_be_visible()
     page.get_by_role("link", name="Почати процес").click()
