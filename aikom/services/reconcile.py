@@ -6,7 +6,8 @@
 - repair runs a runner shutdown left Crashed/Cancelled (or a lapsed suspension left Failed) while
   their process is still live: put them back on the schedule; the re-run skips its cached steps and
   suspends again at its step, or goes on when that step was decided meanwhile;
-- launch processes whose flow run was never created (Prefect was down when they started).
+- launch processes whose flow run was never created (Prefect was down when they started);
+- delete sign-in leftovers that have outlived their use (`aikom.services.housekeeping`).
 
 These use cases span the database and the engine, so they open their own units of work: the decision
 is committed before the engine is called, and an engine failure never rolls a decision back.
@@ -25,7 +26,7 @@ from aikom.deployments import DEPLOYMENTS, deployment_for
 from aikom.models import TaskState
 from aikom.orchestration import adapter
 from aikom.orchestration.adapter import OrchestratorUnavailable, ResumeResult, RunStateType, step_of_pause_key
-from aikom.services import approvals, processes
+from aikom.services import approvals, housekeeping, processes
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class ReconcileReport(BaseModel):
     repaired: list[int] = Field(default_factory=list)
     failed: list[int] = Field(default_factory=list)
     launched: list[int] = Field(default_factory=list)
+    purged: housekeeping.Purged = Field(default_factory=housekeeping.Purged)
     orchestrator_available: bool = True
 
 
@@ -198,6 +200,7 @@ def reconcile(
     with unit_of_work(db_url) as session:
         report.expired = approvals.expire_overdue(session=session, now=now)
         candidates = approvals.tasks_to_resume(session=session)
+        report.purged = housekeeping.purge_expired(session=session, now=now)
     if not adapter.is_available(api_url):
         report.orchestrator_available = False
         return report
