@@ -181,8 +181,13 @@ def finish(*, session: Session, process_id: int, state: ProcessState, outcome: s
     if state not in FINAL_STATES:
         raise ValueError(f"{state} is not a final state")
     process = get_process(session=session, process_id=process_id, lock=True)
-    if process.state in FINAL_STATES:
-        return process
+    if process.state not in FINAL_STATES:
+        _close(session, process, state, outcome)
+    return process
+
+
+def _close(session: Session, process: Process, state: ProcessState, outcome: str | None) -> None:
+    """Move a locked, live process into the final `state`."""
     now = datetime.now(UTC)
     process.state = state
     process.outcome = outcome
@@ -190,7 +195,6 @@ def finish(*, session: Session, process_id: int, state: ProcessState, outcome: s
     process.updated_at = now
     process.finished_at = now
     session.flush()
-    return process
 
 
 def process_title(process: Process) -> str:
@@ -230,12 +234,7 @@ def fail(*, session: Session, process_id: int, reason_uk: str) -> Process:
     process = get_process(session=session, process_id=process_id, lock=True)
     if process.state in FINAL_STATES:
         return process
-    finish(
-        session=session,
-        process_id=process_id,
-        state=ProcessState.FAILED,
-        outcome=f"Процес зупинено: {reason_uk}",
-    )
+    _close(session, process, ProcessState.FAILED, f"Процес зупинено: {reason_uk}")
     audit.record(
         session=session,
         action="process.failed",

@@ -186,6 +186,14 @@ def _until_visible(page: Page, text_: str, refresh: str = "Оновити", time
         page.get_by_role("button", name=refresh).click()
 
 
+def _open_process(page: Page, process_id: int, until: str) -> None:
+    """«Процес» from the sidebar, the process by its number, refreshed until `until` shows."""
+    page.locator("a[href$='/process']").click()
+    page.get_by_label("Номер процесу").fill(str(process_id))
+    page.get_by_label("Номер процесу").press("Enter")
+    _until_visible(page, until)
+
+
 def _walk_through_replacement(page: Page, system: System, tmp_path: Path) -> int:
     """The whole replacement as its people do it in the browser; the process id."""
     from playwright.sync_api import expect
@@ -231,10 +239,7 @@ def _walk_through_replacement(page: Page, system: System, tmp_path: Path) -> int
     expect(page.get_by_text("ухвалено й підписано")).to_be_visible()
 
     # 3. The process moved on: it waits for the new director's first sign-in.
-    page.locator("a[href$='/process']").click()
-    page.get_by_label("Номер процесу").fill(str(process_id))
-    page.get_by_label("Номер процесу").press("Enter")
-    _until_visible(page, "Перший вхід нового керівника з КЕП")
+    _open_process(page, process_id, until="Перший вхід нового керівника з КЕП")
     _sign_out(page)
 
     # 4. The new director gets a demo КЕП and signs in: the card becomes active, the process goes on.
@@ -248,10 +253,7 @@ def _walk_through_replacement(page: Page, system: System, tmp_path: Path) -> int
     expect(page.get_by_text("ухвалено й підписано")).to_be_visible()
 
     # 6. Completed.
-    page.locator("a[href$='/process']").click()
-    page.get_by_label("Номер процесу").fill(str(process_id))
-    page.get_by_label("Номер процесу").press("Enter")
-    _until_visible(page, "завершено")
+    _open_process(page, process_id, until="завершено")
     page.screenshot(path=str(system.data_dir / "process-page.png"), full_page=True)
 
     return process_id
