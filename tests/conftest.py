@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from aikom.settings import Settings
+from aikom.stack.harness import System, start_system, stop_system
+from tests.logguard import LogGuard
 from tests.signing import SigningPki
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -82,3 +84,45 @@ def session(engine: Engine) -> Iterator[Session]:
 def signing_pki(tmp_path_factory: pytest.TempPathFactory) -> SigningPki:
     """One test PKI for the session: every decider's КЕП comes from it (see tests/signing.py)."""
     return SigningPki.create(tmp_path_factory.mktemp("signing") / "pki")
+
+
+@pytest.fixture(scope="session")
+def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+    """One `aikom up` for the session (embedded PostgreSQL, real registers, demo data); Ctrl-C at the end,
+    and its component logs must hold no error that a test did not expect."""
+    running = start_system(tmp_path_factory.mktemp("system"))
+    try:
+        yield running
+    finally:
+        stopped = stop_system(running)
+    assert stopped, "aikom up did not stop in order on Ctrl-C:\n" + running.up_log()[-3000:]
+
+
+@pytest.fixture(scope="session")
+def system_log_guard(system: System) -> Iterator[LogGuard]:
+    """The running system's logs, watched from its start: no error a test did not expect, up to its end."""
+    guard = LogGuard(dict(system.logs))
+    guard.offsets = dict.fromkeys(guard.logs, 0)  # the start counts too
+    yield guard
+    found = guard.unexpected()
+    if found:
+        pytest.fail(guard.report(found))
+
+
+@pytest.fixture(autouse=True)
+def _system_logs_clean(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each test that uses the running system: no error it did not expect in the stack's logs."""
+    if "system" not in request.fixturenames:
+        yield
+        return
+    guard: LogGuard = request.getfixturevalue("system_log_guard")
+    yield
+    found = guard.unexpected()
+    if found:
+        pytest.fail(guard.report(found))
+
+
+@pytest.fixture
+def expect_stack_errors(system_log_guard: LogGuard) -> Callable[[str], None]:
+    """Declare an error a test provokes in the running system on purpose (a regular expression)."""
+    return system_log_guard.expect

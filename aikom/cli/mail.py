@@ -22,6 +22,25 @@ def list_mail(json_output: bool = typer.Option(False, "--json", help="Звіт �
     emit([m.as_dict() for m in messages], json_output, human)
 
 
+@app.command("outbox", help="Черга листів: скільки надіслано, очікує, не доставлено; останні листи")
+def outbox(
+    limit: int = typer.Option(100, "--limit", help="Скільки останніх листів показати"),
+    json_output: bool = typer.Option(False, "--json", help="Звіт у JSON"),
+) -> None:
+    """The outbox: messages per delivery state and the latest ones (never their contents)."""
+    from aikom.db import unit_of_work
+    from aikom.services.outbox import outbox_summary
+
+    with unit_of_work() as session:
+        summary = outbox_summary(session=session, limit=limit)
+    counts = summary.counts
+    human = [f"Надіслано: {counts['sent']}, очікує: {counts['pending']}, не доставлено: {counts['failed']}"]
+    human += [
+        f"  №{m.id} {m.state} {m.to_address} ({m.template}) {m.last_error or ''}" for m in summary.messages
+    ]
+    emit(summary.model_dump(), json_output, "\n".join(human))
+
+
 @app.command("sink", help="Запустити локальну SMTP-скриньку")
 def sink() -> None:
     """Run the local SMTP sink in the foreground (Ctrl-C stops it)."""

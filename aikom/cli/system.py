@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from aikom.cli.output import emit
-from aikom.settings import get_settings
+from aikom.settings import Settings, get_settings
 
 
 def register(app: typer.Typer) -> None:
@@ -17,11 +19,21 @@ def register(app: typer.Typer) -> None:
         detach: bool = typer.Option(False, "--detach", help="Лише підготувати базу"),
     ) -> None:
         """Start the system: database, migrations, registers, demo data and services (Ctrl-C stops it)."""
-        from aikom.stack import Stack, check_ports_free, prepare, run_until_interrupted, start_services
+        from aikom.stack import (
+            Stack,
+            StackState,
+            check_ports_free,
+            prepare,
+            run_until_interrupted,
+            start_services,
+        )
 
         settings = get_settings()
+        state: StackState | None = None
         if not detach:
             check_ports_free(settings)  # before the long preparation, not after it
+            _log_to_file(settings)
+            state = StackState.begin(settings)  # errors from here on count as "since start"
         typer.echo("Готую базу даних (перший запуск імпортує реєстри, до хвилини)…", err=True)
         report = prepare(settings)
         counts = report["org_units"]
@@ -32,7 +44,7 @@ def register(app: typer.Typer) -> None:
         if detach:
             emit(report, json_output, "\n".join(lines))
             return
-        stack = Stack(settings)
+        stack = Stack(settings, state=state)
         try:
             start_services(
                 settings, stack, progress=lambda label: typer.echo(f"Запускаю: {label}…", err=True)
@@ -61,18 +73,55 @@ def register(app: typer.Typer) -> None:
         from aikom.stack import status as stack_status
 
         report = stack_status(get_settings())
-        names = {
-            "postgresql": "PostgreSQL",
-            "prefect_server": "Сервер процесів Prefect",
-            "runner": "Виконавець процесів",
-            "smtp": "Пошта (SMTP)",
-            "dashboard": "Панель керування",
-        }
-        lines = [
-            f"{names[key]}: {'працює' if value['ok'] else 'не працює'}"
-            + (f" ({value['url']})" if value.get("url") else "")
-            for key, value in report["components"].items()
-        ]
-        emit(report, json_output, "\n".join(lines))
+        emit(report, json_output, "\n".join(_status_lines(report)))
         if not report["ok"]:
             raise typer.Exit(1)
+
+
+COMPONENT_NAMES_UK = {
+    "postgresql": "PostgreSQL",
+    "prefect_server": "Сервер процесів Prefect",
+    "runner": "Виконавець процесів",
+    "smtp": "Пошта (SMTP)",
+    "outbox": "Доставлення пошти",
+    "dashboard": "Панель керування",
+    "reconciler": "Узгоджувач (щохвилини)",
+}
+
+
+def _status_lines(report: dict[str, Any]) -> list[str]:
+    """One Ukrainian line per component: state, address, errors since start, restarts."""
+    lines = []
+    for key, value in report["components"].items():
+        line = f"{COMPONENT_NAMES_UK.get(key, key)}: {'працює' if value['ok'] else 'не працює'}"
+        if value.get("url"):
+            line += f" ({value['url']})"
+        errors = value.get("errors") or {}
+        if errors.get("count"):
+            line += f"; помилок від запуску: {errors['count']}, остання: {errors['last']}"
+        if value.get("restarts"):
+            line += f"; перезапусків: {value['restarts']}"
+        if key == "reconciler" and value.get("completed_runs") is not None:
+            line += f"; проходів: {value['completed_runs']}"
+        lines.append(line)
+    logs = sorted({v["log"] for v in report["components"].values() if v.get("log")})
+    if logs:
+        lines.append("Журнали: " + ", ".join(logs))
+    return lines
+
+
+def _log_to_file(settings: Settings) -> None:
+    """`aikom up` logs to `<data_dir>/logs/stack.log` (supervision, SMTP sink, outbox delivery)."""
+    import logging
+
+    from aikom.stack.state import log_paths
+
+    path = log_paths(settings)["stack"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    for noisy in ("httpx", "mail.log"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

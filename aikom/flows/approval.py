@@ -19,6 +19,7 @@ from prefect import flow, task
 from prefect.cache_policies import INPUTS, RUN_ID
 from prefect.flow_runs import suspend_flow_run
 from prefect.input import RunInput
+from prefect.runtime import flow_run
 
 from aikom.models import Decision, PersonRole
 from aikom.orchestration.adapter import approval_pause_key
@@ -88,10 +89,10 @@ def request_approval(
     while outcome.is_open:
         if wakeups >= MAX_WAKEUPS:
             raise ApprovalStillOpen(f"approval task {task_id} still open after {wakeups} wake-ups")
-        # On a re-run after the resume this returns at once (the key has fired) and the loop re-reads.
+        # Within one attempt a fired key returns at once, and the loop re-reads the decision.
         suspend_flow_run(
             wait_for_input=ApprovalInput,
-            key=approval_pause_key(step_key, wakeups),
+            key=approval_pause_key(step_key, flow_run.run_count, wakeups),
             timeout=_suspend_timeout(outcome),
         )
         wakeups += 1

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import json
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -36,12 +35,19 @@ class MailboxMessage:
 
 
 class MailboxHandler:
-    """aiosmtpd handler: store each message as `<n>.eml` in the mailbox folder."""
+    """aiosmtpd handler: store each message as `<n>.eml` in the mailbox folder.
+
+    The Message-IDs received are kept in memory and appended to `index.txt`; a message whose id was
+    received before is dropped and recorded in `duplicates.log` (a sender sent it twice).
+    """
 
     def __init__(self, mailbox: Path) -> None:
         self.mailbox = mailbox
         self.mailbox.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        index = self.mailbox / "index.txt"
+        self._seen = set(index.read_text().split()) if index.exists() else set()
+        self._count = len(list(self.mailbox.glob("*.eml")))
 
     async def handle_DATA(self, server: object, session: Session, envelope: Envelope) -> str:
         """Store the message unless its Message-ID was seen already."""
@@ -50,16 +56,23 @@ class MailboxHandler:
         parsed = email.message_from_bytes(data, policy=email.policy.default)
         msg_id = str(parsed.get("Message-ID", "")).strip()
         with self._lock:
-            index = self.mailbox / "index.json"
-            seen: list[str] = json.loads(index.read_text()) if index.exists() else []
-            if msg_id and msg_id in seen:
+            if msg_id and msg_id in self._seen:
+                with (self.mailbox / "duplicates.log").open("a") as duplicates:
+                    duplicates.write(msg_id + "\n")
                 return "250 OK (duplicate dropped)"
-            number = len(list(self.mailbox.glob("*.eml"))) + 1
-            (self.mailbox / f"{number:06d}.eml").write_bytes(data)
+            self._count += 1
+            (self.mailbox / f"{self._count:06d}.eml").write_bytes(data)
             if msg_id:
-                seen.append(msg_id)
-                index.write_text(json.dumps(seen))
+                self._seen.add(msg_id)
+                with (self.mailbox / "index.txt").open("a") as index:
+                    index.write(msg_id + "\n")
         return "250 OK"
+
+
+def duplicates_dropped(mailbox: Path) -> list[str]:
+    """Message-IDs the sink received more than once (each repeat once)."""
+    path = mailbox / "duplicates.log"
+    return path.read_text().split() if path.exists() else []
 
 
 def start_sink(mailbox: Path, host: str = "127.0.0.1", port: int = 8025) -> Controller:

@@ -99,9 +99,14 @@ class ResumeResult(StrEnum):
 APPROVAL_PAUSE_PREFIX = "approval-"
 
 
-def approval_pause_key(step_key: str, wakeup: int) -> str:
-    """The stable pause key of an approval step's n-th wait."""
-    return f"{APPROVAL_PAUSE_PREFIX}{step_key}-{wakeup}"
+def approval_pause_key(step_key: str, attempt: int, wakeup: int) -> str:
+    """The pause key of an approval step's n-th wait in one attempt of the run.
+
+    The attempt (the run's run count) is part of it: a run that a crash interrupted and the reconciler
+    re-ran must wait under a key of its own — Prefect forgets the fired keys of a re-run run but keeps
+    their inputs, so waiting under an old key again is refused with "input already exists".
+    """
+    return f"{APPROVAL_PAUSE_PREFIX}{step_key}-{attempt}x{wakeup}"
 
 
 def step_of_pause_key(pause_key: str | None) -> str | None:
@@ -213,46 +218,77 @@ def read_run(flow_run_id: str, *, api_url: str | None = None) -> RunInfo | None:
             return None
 
 
-def find_runs(
+class _NoSuchDeployment(Exception):
+    """None of the named deployments exists: no run can match."""
+
+
+def _filters(
+    client: SyncPrefectClient,
     *,
-    deployments: Sequence[str] = (),
-    states: Sequence[RunStateType] = (),
-    flow_run_ids: Sequence[str] = (),
-    limit: int = 200,
-    api_url: str | None = None,
-) -> list[RunInfo]:
-    """Runs matching every given filter (deployments by "flow/deployment" name), newest first."""
+    deployments: Sequence[str],
+    states: Sequence[RunStateType],
+    flow_run_ids: Sequence[str],
+    ended_after: datetime | None,
+) -> tuple[Any, Any]:
+    """The flow-run and deployment filters for `find_runs` and `count_runs`."""
     from prefect.client.schemas.filters import (
         DeploymentFilter,
         DeploymentFilterId,
         FlowRunFilter,
+        FlowRunFilterEndTime,
         FlowRunFilterId,
         FlowRunFilterState,
         FlowRunFilterStateType,
     )
     from prefect.client.schemas.objects import StateType
-    from prefect.client.schemas.sorting import FlowRunSort
     from prefect.exceptions import ObjectNotFound
 
+    run_filter = FlowRunFilter()
+    if states:
+        run_filter.state = FlowRunFilterState(
+            type=FlowRunFilterStateType(any_=[StateType(s.value) for s in states])
+        )
+    if flow_run_ids:
+        run_filter.id = FlowRunFilterId(any_=[UUID(i) for i in flow_run_ids])
+    if ended_after is not None:
+        run_filter.end_time = FlowRunFilterEndTime(after_=ended_after)  # type: ignore[arg-type]
+    deployment_filter = None
+    if deployments:
+        ids = []
+        for name in deployments:
+            try:
+                ids.append(client.read_deployment_by_name(name).id)
+            except ObjectNotFound:
+                continue
+        if not ids:
+            raise _NoSuchDeployment
+        deployment_filter = DeploymentFilter(id=DeploymentFilterId(any_=ids))
+    return run_filter, deployment_filter
+
+
+def find_runs(
+    *,
+    deployments: Sequence[str] = (),
+    states: Sequence[RunStateType] = (),
+    flow_run_ids: Sequence[str] = (),
+    ended_after: datetime | None = None,
+    limit: int = 200,
+    api_url: str | None = None,
+) -> list[RunInfo]:
+    """Runs matching every given filter (deployments by "flow/deployment" name), newest first."""
+    from prefect.client.schemas.sorting import FlowRunSort
+
     with _client(api_url) as client:
-        run_filter = FlowRunFilter()
-        if states:
-            run_filter.state = FlowRunFilterState(
-                type=FlowRunFilterStateType(any_=[StateType(s.value) for s in states])
+        try:
+            run_filter, deployment_filter = _filters(
+                client,
+                deployments=deployments,
+                states=states,
+                flow_run_ids=flow_run_ids,
+                ended_after=ended_after,
             )
-        if flow_run_ids:
-            run_filter.id = FlowRunFilterId(any_=[UUID(i) for i in flow_run_ids])
-        deployment_filter = None
-        if deployments:
-            ids = []
-            for name in deployments:
-                try:
-                    ids.append(client.read_deployment_by_name(name).id)
-                except ObjectNotFound:
-                    continue
-            if not ids:
-                return []
-            deployment_filter = DeploymentFilter(id=DeploymentFilterId(any_=ids))
+        except _NoSuchDeployment:
+            return []
         runs = client.read_flow_runs(
             flow_run_filter=run_filter,
             deployment_filter=deployment_filter,
@@ -260,6 +296,24 @@ def find_runs(
             limit=limit,
         )
     return [_info(r) for r in runs]
+
+
+def count_runs(
+    *,
+    deployments: Sequence[str] = (),
+    states: Sequence[RunStateType] = (),
+    ended_after: datetime | None = None,
+    api_url: str | None = None,
+) -> int:
+    """How many runs match every given filter."""
+    with _client(api_url) as client:
+        try:
+            run_filter, deployment_filter = _filters(
+                client, deployments=deployments, states=states, flow_run_ids=(), ended_after=ended_after
+            )
+        except _NoSuchDeployment:
+            return 0
+        return int(client.count_flow_runs(flow_run_filter=run_filter, deployment_filter=deployment_filter))
 
 
 def reschedule_run(flow_run_id: str, *, reason: str, api_url: str | None = None) -> RunInfo | None:

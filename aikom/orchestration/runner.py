@@ -189,7 +189,7 @@ def serve(*, with_schedules: bool, limit: int | None, drain_seconds: float) -> N
         while served.alive() and not stop_requested.wait(0.5):
             pass
         if not stop_requested.is_set():
-            log.error("runner stopped (%r); serving again once the Prefect server answers", served.failure)
+            log.warning("runner stopped (%r); serving again once the Prefect server answers", served.failure)
             served.stop()
             served = None
     if served is None:
@@ -218,6 +218,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    from aikom.orchestration import prefect_fixes
+
+    prefect_fixes.apply()
     serve(with_schedules=not args.without_schedules, limit=args.limit, drain_seconds=args.drain_seconds)
 
 

@@ -31,3 +31,52 @@ def enqueue(
         select(EmailMessage).where(EmailMessage.idempotency_key == idempotency_key)
     ).one()
     return message
+
+
+class OutboxEntry(BaseModel):
+    """An outbox message as an operator sees it: never its variables (they may hold a key)."""
+
+    id: int
+    message_id: str
+    to_address: str
+    template: str
+    state: str
+    attempts: int
+    last_error: str | None
+    sent_at: str | None
+
+
+class OutboxSummary(BaseModel):
+    """Messages per delivery state, and the latest messages."""
+
+    counts: dict[str, int]
+    messages: list[OutboxEntry]
+
+
+def outbox_summary(*, session: Session, limit: int = 100) -> OutboxSummary:
+    """Counts per state and the `limit` latest messages, newest first."""
+    from sqlalchemy import func
+
+    from aikom.mail.delivery import message_id
+    from aikom.models import EmailState
+
+    counts = {state.value: 0 for state in EmailState}
+    for state, n in session.execute(select(EmailMessage.state, func.count()).group_by(EmailMessage.state)):
+        counts[str(state)] = n
+    rows = session.scalars(select(EmailMessage).order_by(EmailMessage.id.desc()).limit(limit)).all()
+    return OutboxSummary(
+        counts=counts,
+        messages=[
+            OutboxEntry(
+                id=row.id,
+                message_id=message_id(row.id),
+                to_address=row.to_address,
+                template=row.template,
+                state=row.state.value,
+                attempts=row.attempts,
+                last_error=row.last_error,
+                sent_at=row.sent_at.isoformat() if row.sent_at else None,
+            )
+            for row in rows
+        ],
+    )

@@ -1,34 +1,20 @@
-"""The whole system as a person uses it: `aikom up` (real PostgreSQL, Prefect server and runner, SMTP
-sink, dashboard) driven in real Chromium. An admin signs in with an uploaded .p7s, approves a director
-replacement with a signed decision, and sees the process advance."""
+"""The whole system as a person uses it: `aikom up` (embedded PostgreSQL, Prefect server and runner, SMTP
+sink, dashboard; the session's shared `system`) driven in real Chromium. An admin signs in with an
+uploaded .p7s, approves a director replacement with a signed decision, and sees the process advance."""
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-from aikom.core import pki
-from tests.conftest import _server_url
+from aikom.stack.harness import System
 
 pytestmark = pytest.mark.slow
 
@@ -42,90 +28,10 @@ NEW_DIRECTOR = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class System:
-    """A running `aikom up`."""
-
-    env: dict[str, str]
-    data_dir: Path
-    dashboard: str
-    persons: dict[str, dict[str, object]]
-
-    def aikom(self, *args: str) -> dict[str, object]:
-        """Run an `aikom` command against this system; its JSON output."""
-        done = subprocess.run(
-            [sys.executable, "-m", "aikom.cli.main", *args, "--json"],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
-        return json.loads(done.stdout)  # type: ignore[no-any-return]
-
-    def sign(self, person: str, content: bytes) -> bytes:
-        """What the person's signing app does with their demo key."""
-        prefix = self.data_dir / "pki" / "persons" / person
-        key = serialization.load_pem_private_key(Path(f"{prefix}.key.pem").read_bytes(), password=None)
-        cert = x509.load_pem_x509_certificate(Path(f"{prefix}.cert.pem").read_bytes())
-        return pki.sign_detached(key, cert, content)  # type: ignore[arg-type]
-
-
-@pytest.fixture(scope="module")
-def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
-    """`aikom up` on a fresh database and free ports, stopped with SIGTERM (Ctrl-C) at the end."""
+@pytest.fixture(autouse=True)
+def _chromium() -> None:
     if not Path(CHROMIUM).exists():
         pytest.fail("Chromium is missing: scripts/test.sh installs the Debian package `chromium`")
-    server = make_url(_server_url(tmp_path_factory.mktemp("pg-browser")))
-    suffix = uuid.uuid4().hex[:8]
-    domain_db, prefect_db = f"aikom_browser_{suffix}", f"prefect_browser_{suffix}"
-    data_dir = tmp_path_factory.mktemp("browser-data")
-    dashboard_port, smtp_port, prefect_port = _free_port(), _free_port(), _free_port()
-    env = {
-        **os.environ,
-        "AIKOM_DATABASE_URL": server.set(database=domain_db).render_as_string(hide_password=False),
-        "AIKOM_PREFECT_DATABASE_NAME": prefect_db,
-        "AIKOM_DATA_DIR": str(data_dir),
-        "AIKOM_DASHBOARD_PORT": str(dashboard_port),
-        "AIKOM_SMTP_PORT": str(smtp_port),
-        "AIKOM_PREFECT_API_URL": f"http://127.0.0.1:{prefect_port}/api",
-    }
-    log = (data_dir / "up.log").open("wb")
-    up = subprocess.Popen(
-        [sys.executable, "-m", "aikom.cli.main", "up"], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    try:
-        deadline = time.monotonic() + 300
-        while b"Ctrl-C" not in (data_dir / "up.log").read_bytes():
-            assert up.poll() is None, (data_dir / "up.log").read_text()
-            assert time.monotonic() < deadline, "aikom up did not come up"
-            time.sleep(1)
-        persons = {p["key"]: p for p in json.loads((data_dir / "pki" / "demo_persons.json").read_text())}
-        yield System(
-            env=env, data_dir=data_dir, dashboard=f"http://127.0.0.1:{dashboard_port}", persons=persons
-        )
-    finally:
-        up.send_signal(signal.SIGINT)  # what Ctrl-C does
-        try:
-            up.wait(timeout=150)
-            stopped = True
-        except subprocess.TimeoutExpired:
-            up.kill()
-            stopped = False
-        log.close()
-        admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            for name in (domain_db, prefect_db):
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-        assert stopped, "aikom up did not stop on Ctrl-C"
-        assert "Зупинено." in (data_dir / "up.log").read_text()
 
 
 def test_status_reports_every_component(system: System) -> None:

@@ -30,6 +30,7 @@ from aikom.services import processes
 from aikom.services.reconcile import launch_process
 from aikom.settings import Settings, get_settings
 from tests import factories
+from tests.logguard import LogGuard
 from tests.signing import SigningPki, decide_signed, sign
 
 
@@ -68,6 +69,37 @@ def process_engine(engine_settings: Settings, prefect_database: str) -> Iterator
     engine = start_engine(engine_settings, db_url=prefect_database, ui=False, with_schedules=False)
     yield engine
     engine.stop()
+
+
+@pytest.fixture(scope="session")
+def engine_log_guard(process_engine: Engine) -> Iterator[LogGuard]:
+    """The engine's logs, watched: the session fails if the server or runner logs an unexpected error."""
+    logs = {"prefect-server": process_engine.server.log_path, "runner": process_engine.runner.log_path}
+    guard = LogGuard({name: path for name, path in logs.items() if path is not None})
+    yield guard
+    found = guard.unexpected()
+    if found:
+        pytest.fail(guard.report(found))
+
+
+@pytest.fixture(autouse=True)
+def _engine_logs_clean(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each test that runs the engine: no ERROR or traceback it did not expect in the engine's logs."""
+    if "process_engine" not in request.fixturenames:
+        yield
+        return
+    guard: LogGuard = request.getfixturevalue("engine_log_guard")
+    guard.mark()
+    yield
+    found = guard.unexpected()
+    if found:
+        pytest.fail(guard.report(found))
+
+
+@pytest.fixture
+def expect_engine_errors(engine_log_guard: LogGuard) -> Callable[[str], None]:
+    """Declare an error the test provokes on purpose (a regular expression over the logged record)."""
+    return engine_log_guard.expect
 
 
 @pytest.fixture

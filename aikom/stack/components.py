@@ -1,7 +1,10 @@
 """The local stack started by `aikom up`: database, migrations, registers, demo data and services.
 
 Services are started in dependency order and stopped in the reverse order DESIGN §6 gives:
-dashboard, runner (after its flow processes have exited), Prefect server, mail, PostgreSQL.
+dashboard, runner (after its flow processes have exited), Prefect server, mail, PostgreSQL. While it
+runs, the stack supervises itself: a child process that exits (the Prefect server, the runner, the
+dashboard) or an embedded PostgreSQL that stops is started again, with a growing pause between
+repeated restarts; each restart is counted and logged, and `aikom status` reports them.
 """
 
 from __future__ import annotations
@@ -18,26 +21,40 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from aikom.core.errors import DomainError
 from aikom.db import database_url, session_factory, stop_embedded_postgres, unit_of_work
 from aikom.migrate import upgrade_database
 from aikom.models import OrgLevel, OrgUnit
+from aikom.orchestration.child import ChildProcess
 from aikom.settings import Settings
+from aikom.stack.state import StackState
 
 log = logging.getLogger(__name__)
 
-DASHBOARD_APP = Path(__file__).resolve().parent / "dashboard" / "app.py"
+DASHBOARD_APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+SUPERVISE_SECONDS = 2.0
+# Pause before the n-th restart in a row of one component: 0 s, then 5 s, 10 s, 20 s … at most 5 minutes.
+RESTART_PAUSES = (0.0, 5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 300.0)
+# A component that stayed up this long is healthy again: its next failure restarts it at once.
+STABLE_SECONDS = 600.0
 
 
 @dataclass
 class Component:
-    """A long-running part of the stack: its name, where it answers, how to stop it."""
+    """A long-running part of the stack: its name, where it answers, how to stop it.
+
+    A supervised component also says whether it is alive and how to start it again.
+    """
 
     name: str
     stop: Callable[[], None]
     url: str | None = None
+    alive: Callable[[], bool] | None = None
+    restart: Callable[[], None] | None = None
+    failures_in_a_row: int = 0
+    last_restart: float = 0.0
 
 
 @dataclass
@@ -46,6 +63,8 @@ class Stack:
 
     settings: Settings
     components: list[Component] = field(default_factory=list)
+    state: StackState | None = None
+    postgres_down_checks: int = 0
 
     def stop_all(self) -> None:
         """Stop every component in reverse start order, then the embedded PostgreSQL."""
@@ -58,6 +77,76 @@ class Stack:
                 log.exception("could not stop %s", component.name)
         if not self.settings.database_url:
             stop_embedded_postgres(self.settings)
+
+    def supervise(self, now: float | None = None) -> list[str]:
+        """Start again whatever has stopped on its own; the names of the components restarted.
+
+        Never raises: a check that fails is logged, and the next check tries again.
+        """
+        try:
+            return self._supervise(time.monotonic() if now is None else now)
+        except Exception:
+            log.exception("supervision check failed; trying again at the next check")
+            return []
+
+    def _supervise(self, now: float) -> list[str]:
+        restarted: list[str] = []
+        if not self.settings.database_url:
+            # Down twice in a row: a server that is starting rewrites its pid file, and may look down once.
+            self.postgres_down_checks = (
+                0 if embedded_postgres_running(self.settings) else self.postgres_down_checks + 1
+            )
+            if self.postgres_down_checks >= 2 and self._restart(
+                "postgresql", _restart_embedded_postgres(self.settings)
+            ):
+                restarted.append("postgresql")
+                self.postgres_down_checks = 0
+        for component in list(self.components):
+            if component.alive is None or component.restart is None or component.alive():
+                if component.last_restart and now - component.last_restart > STABLE_SECONDS:
+                    component.failures_in_a_row = 0
+                continue
+            pause = RESTART_PAUSES[min(component.failures_in_a_row, len(RESTART_PAUSES) - 1)]
+            if now - component.last_restart < pause:
+                continue
+            component.failures_in_a_row += 1
+            component.last_restart = now
+            if self._restart(component.name, component.restart):
+                restarted.append(component.name)
+        return restarted
+
+    def _restart(self, name: str, restart: Callable[[], None]) -> bool:
+        log.warning("%s stopped on its own; starting it again", name)
+        try:
+            restart()
+        except Exception:
+            log.exception("could not start %s again; the next check tries again", name)
+            return False
+        if self.state is not None:
+            self.state.record_restart(name)
+        log.warning("%s started again", name)
+        return True
+
+
+def embedded_postgres_running(settings: Settings) -> bool:
+    """Whether the embedded PostgreSQL server of `settings` runs (a pid file being rewritten: not sure,
+    so "running")."""
+    from aikom.db import embedded_pgdata, embedded_postgres_package
+
+    try:
+        info = embedded_postgres_package().utils.PostmasterInfo.read_from_pgdata(embedded_pgdata(settings))
+    except (ValueError, IndexError, OSError):
+        return True
+    return info is not None and bool(info.is_running())
+
+
+def _restart_embedded_postgres(settings: Settings) -> Callable[[], None]:
+    def restart() -> None:
+        from aikom.db import start_embedded_postgres
+
+        start_embedded_postgres(settings)
+
+    return restart
 
 
 def org_counts() -> dict[str, int]:
@@ -106,11 +195,17 @@ def start_mail(settings: Settings, stack: Stack) -> None:
     sessions = session_factory()
 
     def deliver_forever() -> None:
+        failing = False
         while not stopping.is_set():
             try:
                 deliver_pending_sync(settings, sessions)
-            except Exception:  # keep delivering; the outbox keeps what was not sent
-                log.exception("outbox delivery pass failed")
+                if failing:
+                    log.warning("outbox delivery works again")
+                failing = False
+            except Exception as error:  # keep delivering; the outbox keeps what was not sent
+                if not failing:  # say it once per outage, not every two seconds
+                    log.warning("outbox delivery paused, the database is unreachable: %s", _first_line(error))
+                failing = True
             stopping.wait(2.0)
 
     worker = threading.Thread(target=deliver_forever, name="outbox-delivery", daemon=True)
@@ -120,7 +215,27 @@ def start_mail(settings: Settings, stack: Stack) -> None:
         stopping.set()
         worker.join(timeout=15)
 
-    stack.components.append(Component("outbox-delivery", stop_worker))
+    stack.components.append(Component("outbox-delivery", stop_worker, alive=worker.is_alive))
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+def _supervised(name: str, url: str | None, start: Callable[[], ChildProcess]) -> Component:
+    """A component backed by a child process that is started again when it exits."""
+    holder = {"child": start()}
+
+    def restart() -> None:
+        holder["child"] = start()
+
+    return Component(
+        name,
+        stop=lambda: holder["child"].stop(),
+        url=url,
+        alive=lambda: holder["child"].running(),
+        restart=restart,
+    )
 
 
 def start_engine_components(settings: Settings, stack: Stack) -> None:
@@ -129,16 +244,16 @@ def start_engine_components(settings: Settings, stack: Stack) -> None:
     from aikom.orchestration.server import start_server
     from aikom.services.reconcile import crash_orphaned_runs
 
-    server = start_server(settings)
     stack.components.append(
-        Component("prefect-server", server.stop, settings.prefect_api_url.removesuffix("/api"))
+        _supervised(
+            "prefect-server", settings.prefect_api_url.removesuffix("/api"), lambda: start_server(settings)
+        )
     )
     # Runs a crash left "running" are put where the reconciler repairs them (this runner is the only one).
     orphans = crash_orphaned_runs(api_url=settings.prefect_api_url)
     if orphans:
         print(f"Перервані аварійною зупинкою запуски: {len(orphans)}; їх буде відновлено.", flush=True)
-    runner = start_runner(settings)
-    stack.components.append(Component("runner", runner.stop))
+    stack.components.append(_supervised("runner", None, lambda: start_runner(settings)))
 
 
 def dashboard_url(settings: Settings) -> str:
@@ -146,9 +261,9 @@ def dashboard_url(settings: Settings) -> str:
     return f"http://127.0.0.1:{settings.dashboard_port}"
 
 
-def start_dashboard(settings: Settings, stack: Stack, timeout: float = 60.0) -> None:
+def launch_dashboard(settings: Settings, timeout: float = 60.0) -> ChildProcess:
     """The Streamlit dashboard as a subprocess; wait until it answers its health check."""
-    from aikom.orchestration.child import ChildProcess, spawn
+    from aikom.orchestration.child import spawn
     from aikom.orchestration.environment import logs_dir, prefect_env
 
     command = [
@@ -164,15 +279,22 @@ def start_dashboard(settings: Settings, stack: Stack, timeout: float = 60.0) -> 
         stop_timeout=15,
     )
     process = dashboard.process
-    stack.components.append(Component("dashboard", dashboard.stop, dashboard_url(settings)))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError("the dashboard exited at start; see .aikom/logs/dashboard.log")
         if http_ok(dashboard_url(settings) + "/_stcore/health"):
-            return
+            return dashboard
         time.sleep(0.5)
+    dashboard.stop(timeout=5)
     raise RuntimeError("the dashboard did not answer in time; see .aikom/logs/dashboard.log")
+
+
+def start_dashboard(settings: Settings, stack: Stack) -> None:
+    """The dashboard, supervised."""
+    stack.components.append(
+        _supervised("dashboard", dashboard_url(settings), lambda: launch_dashboard(settings))
+    )
 
 
 class PortTaken(DomainError):
@@ -217,7 +339,7 @@ def start_services(settings: Settings, stack: Stack, progress: Callable[[str], N
 
 
 def run_until_interrupted(stack: Stack) -> None:
-    """Block until Ctrl-C or SIGTERM, then stop the stack in order."""
+    """Supervise the stack until Ctrl-C or SIGTERM, then stop it in order."""
     # A plain flag: a signal handler must not take locks (Event.set inside Event.wait deadlocks).
     stopping = False
 
@@ -228,13 +350,17 @@ def run_until_interrupted(stack: Stack) -> None:
     signal.signal(signal.SIGINT, _request_stop)
     signal.signal(signal.SIGTERM, _request_stop)
     try:
+        next_check = time.monotonic() + SUPERVISE_SECONDS
         while not stopping:
             time.sleep(0.5)
+            if not stopping and time.monotonic() >= next_check:
+                stack.supervise()
+                next_check = time.monotonic() + SUPERVISE_SECONDS
     finally:
         stack.stop_all()
 
 
-# --- status -----------------------------------------------------------------------------------
+# --- probes -----------------------------------------------------------------------------------
 
 
 def http_ok(url: str, timeout: float = 2.0) -> bool:
@@ -253,35 +379,3 @@ def port_open(host: str, port: int, timeout: float = 1.0) -> bool:
             return True
     except OSError:
         return False
-
-
-def status(settings: Settings) -> dict[str, Any]:
-    """The state of each component, as far as it can be seen from outside."""
-    components: dict[str, Any] = {}
-    try:
-        with unit_of_work() as session:
-            session.execute(text("SELECT 1"))
-        components["postgresql"] = {"ok": True, "url": database_url(settings).split("?")[0]}
-    except Exception as error:
-        components["postgresql"] = {"ok": False, "error": type(error).__name__}
-    api = settings.prefect_api_url
-    components["prefect_server"] = {"ok": http_ok(api + "/health"), "url": api.removesuffix("/api")}
-    runner_ok = False
-    if components["prefect_server"]["ok"]:
-        from aikom.deployments import DEPLOYMENTS
-        from aikom.orchestration.adapter import OrchestratorUnavailable, deployment_ready
-
-        try:
-            runner_ok = all(deployment_ready(spec.full_name) for spec in DEPLOYMENTS)
-        except OrchestratorUnavailable:
-            runner_ok = False
-    components["runner"] = {"ok": runner_ok}
-    components["smtp"] = {
-        "ok": port_open(settings.smtp_host, settings.smtp_port),
-        "url": f"smtp://{settings.smtp_host}:{settings.smtp_port}",
-    }
-    components["dashboard"] = {
-        "ok": http_ok(dashboard_url(settings) + "/_stcore/health"),
-        "url": dashboard_url(settings),
-    }
-    return {"ok": all(c["ok"] for c in components.values()), "components": components}
