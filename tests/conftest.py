@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,24 +20,11 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
-def _local_server_reachable() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
 def _server_url(tmp_root: Path) -> str:
     """The PostgreSQL server for tests: AIKOM_TEST_SERVER_URL, else 127.0.0.1:5432, else embedded."""
-    configured = os.environ.get("AIKOM_TEST_SERVER_URL")
-    if configured:
-        return configured
-    if _local_server_reachable():
-        return "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-    from aikom.db import start_embedded_postgres
+    from aikom.db import scratch_server_url
 
-    return start_embedded_postgres(Settings(data_dir=tmp_root / "embedded"))
+    return scratch_server_url(tmp_root)
 
 
 @pytest.fixture(scope="session")

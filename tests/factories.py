@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from stdnum.ua import edrpou as edrpou_number
 from stdnum.ua import rntrc as rnokpp_number
 
+from aikom.core.actor import Actor
 from aikom.models import (
     Account,
     AccountState,
@@ -19,7 +20,6 @@ from aikom.models import (
     PersonRole,
     PersonState,
     Process,
-    ProcessType,
 )
 from aikom.services.persons import set_rnokpp
 
@@ -128,17 +128,20 @@ def approval_task(
     subject: OrgUnit,
     scope: OrgUnit,
     allowed_roles: list[PersonRole],
-    due_in_seconds: int = 3600,
+    due_in_seconds: int | None = 3600,
+    due_business_days: int | None = None,
+    started_by: Person | None = None,
+    process_type: str = "demo-approval",
 ) -> tuple[Process, ApprovalTask]:
-    """A demo-approval process started by `requester` about `subject`, with its open «approve» step."""
+    """A process (demo-approval unless told) of `requester` about `subject` — started by `started_by` on
+    their behalf when given — with its open «approve» step (due in seconds or in business days)."""
     from aikom.services import approvals, processes
     from aikom.services.approvals import ApprovalRequest
 
     process = processes.create_process(
         session=session,
-        type=ProcessType.SUPPORT_REQUEST,
-        flow="demo-approval",
-        requester=requester,
+        type=process_type,
+        actor=actor(started_by, on_behalf_of=requester) if started_by else actor(requester),
         subject_org_unit_id=subject.id,
     )
     task = approvals.create_task(
@@ -150,7 +153,20 @@ def approval_task(
             allowed_roles=allowed_roles,
             scope_org_unit_id=scope.id,
             excluded_person_id=requester.id,
-            due_in_seconds=due_in_seconds,
+            due_in_seconds=None if due_business_days else due_in_seconds,
+            due_business_days=due_business_days,
         ),
     )
     return process, task
+
+
+def actor(person: Person, on_behalf_of: Person | None = None) -> Actor:
+    """The `Actor` value of a person (acting, perhaps, for another)."""
+    if on_behalf_of is None:
+        return Actor(person_id=person.id, label=person.full_name)
+    return Actor(
+        person_id=person.id,
+        label=person.full_name,
+        on_behalf_of_id=on_behalf_of.id,
+        on_behalf_of_label=on_behalf_of.full_name,
+    )

@@ -15,8 +15,8 @@ from aikom.core.pki import IssuedPerson
 from aikom.models import ApprovalTask, Decision, OrgUnit, Person
 from aikom.services import approvals
 from aikom.services.approvals import SignedPayload
+from aikom.services.org import effective_edrpou
 from aikom.services.persons import read_rnokpp
-from aikom.services.signin import effective_edrpou
 
 
 @dataclass

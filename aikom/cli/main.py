@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from aikom.cli import absence as absence_cli
+from aikom.cli import admin as admin_cli
 from aikom.cli import audit as audit_cli
 from aikom.cli import db as db_cli
 from aikom.cli import decision as decision_cli
@@ -32,6 +34,8 @@ app.add_typer(imports_cli.app, name="import")
 app.add_typer(org_cli.app, name="org")
 app.add_typer(process_cli.app, name="process")
 app.add_typer(tasks_cli.app, name="tasks")
+app.add_typer(absence_cli.app, name="absence")
+app.add_typer(admin_cli.app, name="admin")
 system_cli.register(app)
 reconcile_cli.register(app)
 

@@ -23,3 +23,11 @@ def fail(message: str, code: str, as_json: bool, exit_code: int = 1) -> None:
     else:
         typer.echo(f"Помилка: {message}", err=True)
     raise typer.Exit(exit_code)
+
+
+def mask_rnokpp(value: str) -> str:
+    """A РНОКПП as people see it: the first two and last two digits («31******78»)."""
+    digits = value.strip()
+    if len(digits) <= 4:
+        return "*" * len(digits)
+    return digits[:2] + "*" * (len(digits) - 4) + digits[-2:]

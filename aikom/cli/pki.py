@@ -56,7 +56,7 @@ def issue(
     edrpou: Annotated[str, typer.Option("--edrpou", help="ЄДРПОУ організації (8 цифр)")],
     rnokpp: Annotated[str, typer.Option("--rnokpp", help="РНОКПП особи (10 цифр)")],
     title: Annotated[str, typer.Option("--title", help="Посада")],
-    out: Annotated[Path, typer.Option("--out", help="Префікс: PREFIX.key.pem і PREFIX.cert.pem")],
+    out: Annotated[Path, typer.Option("--out", help="Префікс файлів: ПРЕФІКС.key.pem і ПРЕФІКС.cert.pem")],
     organization: Annotated[str, typer.Option("--org", help="Організація")] = pki.DEFAULT_ORGANIZATION,
     use_rsa: Annotated[bool, typer.Option("--rsa", help="Ключ RSA-2048 замість ECDSA P-256")] = False,
     days: Annotated[int, typer.Option("--days", min=1, help="Строк чинності сертифіката, днів")] = 365,

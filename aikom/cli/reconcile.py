@@ -12,15 +12,18 @@ def register(app: typer.Typer) -> None:
 
     @app.command(
         "reconcile",
-        help="Продовжити процеси з ухваленими рішеннями, закрити прострочені кроки, відновити збої",
+        help="Один прохід узгоджувача: нагадування, ескалація й закриття прострочених кроків, передача "
+        "завдань відсутніх, продовження процесів з ухваленими рішеннями, відновлення збоїв",
     )
     def reconcile(json_output: bool = typer.Option(False, "--json", help="Звіт у JSON")) -> None:
-        """Resume decided runs, expire overdue tasks, repair crashed runs, launch stuck processes."""
+        """Deadlines and absences, then resume decided runs, repair crashed runs, launch stuck processes."""
         from aikom.services.reconcile import reconcile as reconcile_service
 
         report = reconcile_service()
         human = (
-            f"Продовжено: {len(report.resumed)}, прострочено: {len(report.expired)}, "
+            f"Нагадано: {len(report.reminded)}, передано вище: {len(report.escalated)}, "
+            f"передано за відсутності: {len(report.handed_over)}, "
+            f"продовжено: {len(report.resumed)}, прострочено: {len(report.expired)}, "
             f"відновлено запусків: {len(report.repaired)}, запущено: {len(report.launched)}, "
             f"зупинено з помилкою: {len(report.failed)}"
         )

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
-from aikom.cli.output import emit, fail
+from aikom.cli.output import emit, fail, mask_rnokpp
 from aikom.settings import get_settings
 
 app = typer.Typer(help="Вхід із КЕП", no_args_is_help=True)
@@ -45,8 +46,8 @@ def complete(
 
     A first sign-in can close a process step (a new director's activation): its run is woken after commit.
     """
+    from aikom import commands
     from aikom.db import unit_of_work
-    from aikom.services.reconcile import wake_for_task
     from aikom.services.signin import sign_in
     from aikom.services.trust import current_trust_list
 
@@ -60,17 +61,31 @@ def complete(
             signature=signature.read_bytes(),
             client_key=client,
         )
+    payload = _shown(result.to_dict())
     if not result.ok:
         if json_output:
-            emit(result.to_dict(), True, "")
+            emit(payload, True, "")
             raise typer.Exit(1)
         fail(result.message_uk, result.reason or "refused", False)
     # The decision is committed; a run that cannot be woken now is resumed by the reconciler.
-    resumed = [
-        {"task_id": task_id, "resume": wake_for_task(task_id).value} for task_id in result.decided_task_ids
-    ]
+    woken = commands.wake(result.decided_task_ids)
+    resumed = [{"task_id": task_id, "resume": woken[task_id]} for task_id in result.decided_task_ids]
     emit(
-        {**result.to_dict(), "resumed": resumed},
+        {**payload, "resumed": resumed},
         json_output,
         f"Вхід виконано: особа № {result.person_id}" + (" (картку активовано)" if result.activated else ""),
     )
+
+
+def _shown(payload: dict[str, Any]) -> dict[str, Any]:
+    """The sign-in result as a person sees it: the certificate's РНОКПП masked wherever it appears
+    (personal data; a Ukrainian КЕП also carries it in the subject's serial number, «TINUA-…»)."""
+    identity = payload.get("identity")
+    if not isinstance(identity, dict) or not identity.get("rnokpp"):
+        return payload
+    rnokpp = str(identity["rnokpp"])
+    masked = {
+        key: value.replace(rnokpp, mask_rnokpp(rnokpp)) if isinstance(value, str) else value
+        for key, value in identity.items()
+    }
+    return {**payload, "identity": masked}

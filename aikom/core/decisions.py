@@ -73,3 +73,89 @@ class DecisionDocument:
 def canonical_json(data: dict[str, Any]) -> bytes:
     """Sorted keys, compact separators, UTF-8 (no ASCII escaping)."""
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One task's decision inside a batch document."""
+
+    task: int
+    process: int
+    decision: str
+    comment: str
+
+
+@dataclass(frozen=True)
+class BatchDecisionDocument:
+    """Several decisions signed with ONE КЕП signature: every task with its decision, by one actor."""
+
+    actor: int
+    time: str
+    items: tuple[BatchItem, ...]
+    kind: str = "batch"
+
+    @classmethod
+    def create(
+        cls, *, actor: int, items: list[BatchItem], at: datetime | None = None
+    ) -> BatchDecisionDocument:
+        """A batch signed now (or at `at`); items in task order."""
+        moment = (at or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+        ordered = tuple(sorted(items, key=lambda i: i.task))
+        return cls(actor=actor, time=moment.isoformat().replace("+00:00", "Z"), items=ordered)
+
+    def to_bytes(self) -> bytes:
+        """Canonical JSON, as for a single decision."""
+        return canonical_json(
+            {
+                "kind": self.kind,
+                "actor": self.actor,
+                "time": self.time,
+                "items": [item.__dict__ for item in self.items],
+            }
+        )
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> BatchDecisionDocument:
+        """Parse a batch document; ValueError unless it is exactly the canonical form."""
+        try:
+            raw = json.loads(data.decode("utf-8"))
+            if raw.get("kind") != "batch":
+                raise ValueError("not a batch")
+            document = cls(
+                actor=int(raw["actor"]),
+                time=str(raw["time"]),
+                items=tuple(
+                    BatchItem(
+                        task=int(i["task"]),
+                        process=int(i["process"]),
+                        decision=str(i["decision"]),
+                        comment=str(i["comment"]),
+                    )
+                    for i in raw["items"]
+                ),
+            )
+        except (
+            UnicodeDecodeError,
+            json.JSONDecodeError,
+            KeyError,
+            TypeError,
+            ValueError,
+            AttributeError,
+        ) as error:
+            raise ValueError("not a batch decision document") from error
+        if document.to_bytes() != data:
+            raise ValueError("batch decision document is not in canonical form")
+        return document
+
+    @property
+    def signed_at(self) -> datetime:
+        """The decision time as an aware datetime."""
+        return datetime.fromisoformat(self.time.replace("Z", "+00:00"))
+
+
+def parse_decision_document(data: bytes) -> DecisionDocument | BatchDecisionDocument:
+    """A single or a batch decision document; ValueError for anything else."""
+    try:
+        return DecisionDocument.from_bytes(data)
+    except ValueError:
+        return BatchDecisionDocument.from_bytes(data)

@@ -1,34 +1,33 @@
-"""The АІКОМ dashboard: one entry script, `st.navigation`, pages that call services."""
+"""The АІКОМ dashboard: one entry script. The menu is built from the page registry for whoever is signed
+in, on every rerun (`aikom.dashboard.navigation`); pages call services and application commands."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import streamlit as st
 
-from aikom.dashboard.context import current_person, render_cookie
-
-PAGES = Path(__file__).resolve().parent / "views"
+from aikom.dashboard.context import current_person, end_session, flash, render_cookie, show_flashes
+from aikom.dashboard.labels import plain
+from aikom.dashboard.navigation import build, switch_to
+from aikom.dashboard.widgets import UPLOADER_CSS
 
 st.set_page_config(page_title="АІКОМ Back Office", page_icon="🎓", layout="wide")
+st.html(f"<style>{UPLOADER_CSS}</style>")
 
 person = current_person()
-signin = st.Page(PAGES / "signin.py", title="Вхід", icon=":material/key:", url_path="signin")
-mailbox = st.Page(PAGES / "mailbox.py", title="Пошта (демо)", icon=":material/mail:", url_path="mailbox")
-work = [
-    st.Page(PAGES / "my_tasks.py", title="Мої завдання", icon=":material/task:", url_path="tasks"),
-    st.Page(
-        PAGES / "start_process.py", title="Почати процес", icon=":material/play_arrow:", url_path="start"
-    ),
-    st.Page(PAGES / "process.py", title="Процес", icon=":material/timeline:", url_path="process"),
-]
-pages = {"Обліковий запис": [signin], "Робота": work, "Сервіс": [mailbox]}
+current = st.navigation(build(person))
 
 with st.sidebar:
     if person is not None:
-        st.markdown(f"**{person.full_name}**  \n{person.role_title}  \n{person.org_name}")
+        st.markdown(
+            f"**{plain(person.full_name)}**  \n{plain(person.role_title)}  \n{plain(person.org_name)}"
+        )
+        if st.button("Вийти", key="signout", icon=":material/logout:"):
+            end_session()
+            flash("Ви вийшли з системи.", "info")
+            switch_to("signin")
     else:
         st.caption("Ви не увійшли до системи.")
     render_cookie()
 
-st.navigation(pages).run()
+show_flashes()
+current.run()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,9 +12,12 @@ from sqlalchemy.orm import Session
 
 from aikom import db
 from aikom.core.errors import DomainError
+from aikom.dashboard.labels import plain
 from aikom.services import dashboard_sessions
 from aikom.services.persons import PersonView, person_view
 from aikom.settings import Settings, get_settings
+
+_log = logging.getLogger(__name__)
 
 PERSON_KEY = "person_id"
 TOKEN_KEY = "session_token"
@@ -22,6 +26,7 @@ SIGNED_OUT_KEY = "signed_out"
 COOKIE_SCRIPT_KEY = "cookie_script"
 ENDED_KEY = "session_ended"
 SESSION_ENDED_UK = "Сеанс завершено (тривала бездіяльність або вихід в іншій вкладці). Увійдіть знову."
+FLASH_KEY = "flash_messages"
 RECHECK_SECONDS = 60  # how often a running page confirms its sign-in still holds (idle, revoked)
 
 
@@ -125,22 +130,21 @@ def render_cookie() -> None:
         st.html(f"<script>{script}</script>", unsafe_allow_javascript=True)
 
 
-def require_person() -> PersonView:
-    """The signed-in person; otherwise show a hint and stop the page."""
-    person = current_person()
-    if person is None:
-        ended = st.session_state.pop(ENDED_KEY, None)
-        if ended:
-            st.warning(ended)
-        st.info("Увійдіть до системи з КЕП на сторінці «Вхід».")
-        st.stop()
-    assert person is not None
-    return person
+def flash(message: str, kind: str = "success") -> None:
+    """A message for the next run (after `st.rerun` or a page switch); the entry script shows it."""
+    st.session_state.setdefault(FLASH_KEY, []).append((kind, message))
+
+
+def show_flashes() -> None:
+    """Show (once) the messages left for this run."""
+    for kind, message in st.session_state.pop(FLASH_KEY, []):
+        {"success": st.success, "warning": st.warning, "info": st.info}.get(kind, st.error)(plain(message))
 
 
 def show_error(error: Exception) -> None:
     """Show a refusal as a Ukrainian message; unexpected errors without a traceback."""
     if isinstance(error, DomainError):
-        st.error(error.message_uk)
+        st.error(plain(error.message_uk))  # a message may quote what people typed (names, titles)
     else:
+        _log.error("dashboard page error", exc_info=error)
         st.error("Сталася непередбачена помилка. Спробуйте ще раз або зверніться до служби підтримки.")

@@ -1,16 +1,16 @@
-"""Every deployment the runner serves: one per process flow, plus the scheduled reconciler.
+"""Every deployment the runner serves: one per declared process (`aikom.processes`), plus the
+scheduled reconciler.
 
-A process flow takes one parameter, `process_id`; its deployment is "<flow-name>/aikom". To add a
-process, add its flow here — nothing else needs to know the list.
+A process flow takes one parameter, `process_id`; its flow's name is the process type and its deployment
+"<type>/aikom". Processes are declared in the registry — nothing here lists them.
 """
 
 from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
-
-from aikom.models.process import ProcessType
 
 if TYPE_CHECKING:
     from prefect import Flow
@@ -30,8 +30,13 @@ class DeploymentSpec:
     # At most this many runs at once; further runs are cancelled, not queued (a late backlog of a
     # scheduled job after downtime collapses into one run).
     concurrency_limit: int | None = None
-    # The `process.type` a run of this flow records (None: not a business process).
-    process_type: ProcessType | None = None
+    # Whether it runs a business process (its flow name is then the process type).
+    is_process: bool = False
+
+    @property
+    def version(self) -> str:
+        """The package version and a hash of the flow module's source: what a run starts on."""
+        return flow_version(self.flow_path)
 
     @property
     def full_name(self) -> str:
@@ -66,40 +71,66 @@ class DeploymentSpec:
         return cast("RunnerDeployment", deployment)
 
 
-DEPLOYMENTS: tuple[DeploymentSpec, ...] = (
-    # The demo records itself as a support request until ProcessType has a member of its own.
-    DeploymentSpec(
-        "aikom.flows.demo_approval:demo_approval", "demo-approval", process_type=ProcessType.SUPPORT_REQUEST
-    ),
-    DeploymentSpec(
-        "aikom.flows.director_replacement:director_replacement",
-        "director-replacement",
-        process_type=ProcessType.DIRECTOR_REPLACEMENT,
-    ),
+def flow_version(flow_path: str) -> str:
+    """«0.1.0+3f2a9c1b7e05»: the package version and the first 12 hex digits of the flow module's SHA-256."""
+    import hashlib
+    import importlib.util
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as package_version
+
+    module_name = flow_path.partition(":")[0]
+    found = importlib.util.find_spec(module_name)
+    origin = found.origin if found is not None else None
+    source = Path(origin).read_bytes() if origin else module_name.encode()
+    try:
+        package = package_version("aikom-backoffice")
+    except PackageNotFoundError:
+        package = "0"
+    return f"{package}+{hashlib.sha256(source).hexdigest()[:12]}"
+
+
+SYSTEM_DEPLOYMENTS: tuple[DeploymentSpec, ...] = (
     DeploymentSpec(
         "aikom.flows.reconcile:reconcile",
         "reconcile",
         interval_seconds=RECONCILE_INTERVAL_SECONDS,
         concurrency_limit=1,
     ),
-    # The bare suspend/resume baseline of bench/approval.py and the engine smoke test.
-    DeploymentSpec("aikom.flows.approval:suspend_probe", "suspend-probe"),
 )
+
+
+def process_deployments(*, demo: bool | None = None) -> tuple[DeploymentSpec, ...]:
+    """One deployment per declared process."""
+    from aikom.processes import all_specs
+
+    return tuple(DeploymentSpec(spec.flow, spec.type, is_process=True) for spec in all_specs(demo=demo))
+
+
+def all_deployments(*, demo: bool | None = None) -> tuple[DeploymentSpec, ...]:
+    """Every deployment of this installation: the processes (demo ones in demo mode) and the reconciler;
+    in demo mode also the bare suspend/resume probe of bench/approval.py."""
+    from aikom.settings import get_settings
+
+    demo = get_settings().demo_mode if demo is None else demo
+    probes = (DeploymentSpec("aikom.flows.approval:suspend_probe", "suspend-probe"),) if demo else ()
+    return process_deployments(demo=demo) + SYSTEM_DEPLOYMENTS + probes
 
 
 def spec_for(flow_name: str) -> DeploymentSpec:
     """The deployment spec of `flow_name`; ValueError for an unknown flow."""
-    for spec in DEPLOYMENTS:
+    for spec in all_deployments():
         if spec.flow_name == flow_name:
             return spec
     raise ValueError(f"no deployment serves flow {flow_name!r}")
 
 
 def deployment_for(flow_name: str) -> str:
-    """The deployment name that runs `flow_name`; ValueError for an unknown flow."""
-    return spec_for(flow_name).full_name
+    """The deployment name that runs `flow_name` ("<flow-name>/aikom")."""
+    return f"{flow_name}/{DEPLOYMENT_NAME}"
 
 
-def process_flows() -> list[str]:
-    """Names of the flows that run business processes."""
-    return [spec.flow_name for spec in DEPLOYMENTS if spec.process_type is not None]
+def __getattr__(name: str) -> object:
+    """`DEPLOYMENTS`: the deployments of this installation, as `all_deployments()` gives them."""
+    if name == "DEPLOYMENTS":
+        return all_deployments()
+    raise AttributeError(name)

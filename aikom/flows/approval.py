@@ -27,8 +27,9 @@ from aikom.services.approvals import DEFAULT_DECISIONS, ApprovalOutcome, Approva
 from aikom.tasks.approvals import open_approval_task, read_approval_outcome
 from aikom.tasks.processes import mark_process_running
 
-# The Prefect timeout outlives the due date: the reconciler expires the task first and wakes the run.
-SUSPEND_GRACE = timedelta(days=2)
+# The Prefect timeout outlives the due date, escalations to the units above included: the reconciler
+# expires the task first and wakes the run (a lapsed suspension is repaired like a crash anyway).
+SUSPEND_GRACE = timedelta(days=90)
 MIN_SUSPEND_SECONDS = 300
 # A resume whose decision is not in the database (e.g. from the Prefect UI) just suspends again, this often.
 MAX_WAKEUPS = 5
@@ -61,7 +62,8 @@ def request_approval(
     allowed_roles: Sequence[PersonRole],
     scope_org_unit_id: int | None,
     excluded_person_id: int | None,
-    due_in: timedelta,
+    due_days: int | None = None,
+    due_in: timedelta | None = None,
     details: Mapping[str, Any] | None = None,
     decisions: Sequence[Decision] = DEFAULT_DECISIONS,
     assignee_person_id: int | None = None,
@@ -69,6 +71,7 @@ def request_approval(
     """Ask a person for a decision and wait for it; return the task as the database holds it.
 
     Call it from a flow body (never from a task). `excluded_person_id` is the requester (four-eyes).
+    Due in `due_days` business days (the business calendar), or — for short demo steps — `due_in`.
     The outcome is DECIDED (see `.approved`, `.decision`), EXPIRED or CANCELLED — never OPEN.
     """
     request = ApprovalRequest(
@@ -79,7 +82,8 @@ def request_approval(
         scope_org_unit_id=scope_org_unit_id,
         excluded_person_id=excluded_person_id,
         assignee_person_id=assignee_person_id,
-        due_in_seconds=int(due_in.total_seconds()),
+        due_business_days=due_days,
+        due_in_seconds=int(due_in.total_seconds()) if due_in is not None else None,
         decisions=list(decisions),
         details=dict(details or {}),
     )

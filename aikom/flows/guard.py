@@ -9,7 +9,8 @@ from contextlib import contextmanager
 
 from aikom.core.errors import DomainError
 from aikom.orchestration import prefect_fixes
-from aikom.tasks.processes import fail_process
+from aikom.processes.registry import ProcessSpec
+from aikom.tasks.processes import check_flow_version, fail_process
 
 # Prefect's own records about a failed step or run ("… encountered an exception NotInScope: …").
 FAILED_BY = re.compile(r"(?:encountered an exception|during execution:) (\w+)[:(]")
@@ -18,14 +19,19 @@ ENGINE_LOGGERS = ("prefect.flow_runs", "prefect.task_runs", "prefect.engine")
 
 
 @contextmanager
-def stops_on_refusal(process_id: int) -> Iterator[None]:
+def stops_on_refusal(process_id: int, spec: ProcessSpec | None = None) -> Iterator[None]:
     """Run the flow's body; a refusal (DomainError) stops the process as FAILED with its Ukrainian
     message and tells the requester, then fails the run (the reconciler leaves finished processes be).
 
+    With the process's `spec`, every (re)start first checks the flow's version: a run resumed on a
+    changed flow goes on only while the flow still knows every step of its process (else the process is
+    flagged for an operator and the run stops).
     Other errors propagate untouched: the steps retry them, and the reconciler repairs the run.
     Prefect's pause/suspend signals are BaseExceptions and pass through.
     """
     try:
+        if spec is not None:
+            check_flow_version(process_id, spec.known_steps())
         yield
     except DomainError as refusal:
         fail_process(process_id, refusal.message_uk)

@@ -8,11 +8,14 @@ SMTP sink) can drop the one duplicate a crash between "sent" and "marked" could 
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage as MimeMessage
-from email.utils import formatdate
+from email.policy import SMTP
+from email.utils import formatdate, parseaddr
 
 import aiosmtplib
 from sqlalchemy import or_, select
@@ -37,19 +40,52 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(5 * 2 ** max(attempts - 1, 0), 3600))
 
 
+def encode_subject(subject: str, chunk_bytes: int = 39) -> str:
+    """The Subject as RFC 2047 encoded-words, folded, whose boundaries never fall on a space.
+
+    Readers drop the whitespace between two encoded-words, and Python's own folding puts a word's space
+    right there («Руденко Андрій» arrived as «РуденкоАндрій»): here every space travels inside an
+    encoded-word, at the end of the word before it.
+    """
+    chunks: list[bytes] = []
+    current = b""
+    for word in re.split(r"(?<= )", " ".join(subject.split())):
+        data = word.encode("utf-8")
+        if current and len(current) + len(data) > chunk_bytes:
+            chunks.append(current)
+            current = b""
+        while len(data) > chunk_bytes:  # one very long word: cut it between characters
+            cut = chunk_bytes
+            while cut > 0 and (data[cut] & 0xC0) == 0x80:
+                cut -= 1
+            chunks.append(data[:cut])
+            data = data[cut:]
+        current += data
+    if current:
+        chunks.append(current)
+    return "\r\n ".join(f"=?utf-8?b?{base64.b64encode(chunk).decode('ascii')}?=" for chunk in chunks)
+
+
 def build_mime(row: EmailMessage, sender: str) -> MimeMessage:
-    """The MIME message of an outbox row: text part plus HTML alternative."""
+    """The MIME message of an outbox row: text part plus HTML alternative (its Subject is added by
+    `message_bytes`, encoded so that no space is lost)."""
     rendered = render(row.template, row.variables)
     mime = MimeMessage()
     mime["From"] = sender
     mime["To"] = row.to_address
-    mime["Subject"] = rendered.subject
     mime["Message-ID"] = message_id(row.id)
     mime["Date"] = formatdate(localtime=False)
     mime["X-Aikom-Template"] = row.template
     mime.set_content(rendered.text)
     mime.add_alternative(rendered.html, subtype="html")
     return mime
+
+
+def message_bytes(row: EmailMessage, sender: str) -> bytes:
+    """The message as sent: the MIME message with its Subject header first."""
+    subject = render(row.template, row.variables).subject
+    body = build_mime(row, sender).as_bytes(policy=SMTP)
+    return b"Subject: " + encode_subject(subject).encode("ascii") + b"\r\n" + body
 
 
 @dataclass
@@ -107,7 +143,10 @@ async def deliver_pending(
                 if row is None:  # another deliverer has it, or it was sent meanwhile
                     continue
                 try:
-                    await smtp.send_message(build_mime(row, settings.mail_from))
+                    envelope_from = parseaddr(settings.mail_from)[1]
+                    await smtp.sendmail(
+                        envelope_from, [row.to_address], message_bytes(row, settings.mail_from)
+                    )
                 except (aiosmtplib.SMTPException, OSError) as exc:
                     _record_failure(session, outbox_id, str(exc), row)
                     if row.state == EmailState.FAILED:

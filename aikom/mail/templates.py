@@ -27,8 +27,24 @@ class ApprovalRequested(BaseModel):
     recipient_name: str
     task_title: str
     process_title: str
+    requester: str = "—"
     due: str
     task_id: int
+    link: str | None = None
+
+
+class ApprovalNotice(BaseModel):
+    """About a waiting step: a reminder, an escalation to the unit above, a hand-over in an absence."""
+
+    recipient_name: str
+    subject: str  # «нагадування», «завдання передано вам (прострочено)» …
+    reason: str
+    task_title: str
+    process_title: str
+    requester: str = "—"
+    due: str
+    task_id: int
+    link: str | None = None
 
 
 class PersonAppointed(BaseModel):
@@ -41,12 +57,22 @@ class PersonAppointed(BaseModel):
 
 
 class ProcessOutcome(BaseModel):
-    """A process ended: told to the requester."""
+    """A process ended: told to the requester (with what it changed, line by line)."""
 
     recipient_name: str
     process_title: str
     outcome: str
     comment: str | None = None
+    facts: list[str] = []
+    link: str | None = None
+
+
+class PersonNotice(BaseModel):
+    """A person is told what a process did to their card (a former director, a deactivated deputy)."""
+
+    recipient_name: str
+    subject: str
+    lines: list[str]
 
 
 class MailCheck(BaseModel):
@@ -58,8 +84,10 @@ class MailCheck(BaseModel):
 TEMPLATES: dict[str, type[BaseModel]] = {
     "base_key_issued": BaseKeyIssued,
     "approval_requested": ApprovalRequested,
+    "approval_notice": ApprovalNotice,
     "person_appointed": PersonAppointed,
     "process_outcome": ProcessOutcome,
+    "person_notice": PersonNotice,
     "mail_check": MailCheck,
 }
 

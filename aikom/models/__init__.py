@@ -17,12 +17,12 @@ from aikom.models.ois import Agreement, GrantState, Ois, OisCapability, OisGrant
 from aikom.models.org import OrgLevel, OrgStatus, OrgUnit
 from aikom.models.outbox import EmailMessage, EmailState
 from aikom.models.process import (
+    Absence,
     ApprovalTask,
     DashboardSession,
     Decision,
     Process,
     ProcessState,
-    ProcessType,
     SignedDecision,
     SigninAttempt,
     SigninChallenge,
@@ -31,6 +31,7 @@ from aikom.models.process import (
 from aikom.models.support import SupportRequest, SupportRequestState, SupportRequestType
 
 __all__ = [
+    "Absence",
     "AccessKey",
     "Account",
     "AccountState",
@@ -58,7 +59,6 @@ __all__ = [
     "PersonState",
     "Process",
     "ProcessState",
-    "ProcessType",
     "SignedDecision",
     "SigninAttempt",
     "SigninChallenge",

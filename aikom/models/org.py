@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, text
+from sqlalchemy import Boolean, CheckConstraint, FetchedValue, ForeignKey, Index, Integer, String, text
+from sqlalchemy.dialects.postgresql import ARRAY  # `@>` (contains) is PostgreSQL's
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from aikom.models.base import Base, created_at_column, str_enum
@@ -55,7 +56,9 @@ class OrgUnit(Base):
         Index("uq_org_unit_edebo_id", "edebo_id", unique=True, postgresql_where=text("edebo_id IS NOT NULL")),
         Index("ix_org_unit_parent_level", "parent_id", "level"),
         Index("ix_org_unit_oblast_level", "oblast_id", "level"),
+        Index("ix_org_unit_lineage", "lineage", postgresql_using="gin"),
     )
+    __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012 (SQLAlchemy's declarative hook)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     level: Mapped[OrgLevel] = mapped_column(str_enum(OrgLevel, "org_level"), nullable=False)
@@ -83,6 +86,11 @@ class OrgUnit(Base):
     needs_placement: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     placement_note: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = created_at_column()
+    # The ids from the national root down to this unit (kept by a database trigger): "X is within Y"
+    # is `lineage @> ARRAY[Y]`.
+    lineage: Mapped[list[int]] = mapped_column(
+        ARRAY(Integer), nullable=False, server_default=text("'{}'"), server_onupdate=FetchedValue()
+    )
 
     parent: Mapped[OrgUnit | None] = relationship(
         remote_side="OrgUnit.id", foreign_keys=[parent_id], lazy="raise"

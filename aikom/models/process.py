@@ -2,29 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from aikom.models.base import Base, created_at_column, json_type, str_enum
-
-
-class ProcessType(StrEnum):
-    """The ten processes of DESIGN §3."""
-
-    CASCADE_PROVISIONING = "cascade-provisioning"
-    DIRECTOR_REPLACEMENT = "director-replacement"
-    DEPUTY = "deputy"
-    BRANCH = "branch"
-    NEW_SCHOOL = "new-school"
-    OIS_CONNECTION = "ois-connection"
-    OIS_ACCESS = "ois-access"
-    KEY_REGENERATION = "key-regeneration"
-    ACCOUNT_DEACTIVATION = "account-deactivation"
-    SUPPORT_REQUEST = "support-request"
 
 
 class ProcessState(StrEnum):
@@ -46,14 +42,24 @@ class Process(Base):
     __tablename__ = "process"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    type: Mapped[ProcessType] = mapped_column(str_enum(ProcessType, "process_type"), nullable=False)
+    # The process type as the registry declares it (`aikom.processes`), e.g. "director-replacement".
+    type: Mapped[str] = mapped_column(String(64), nullable=False)
+    # How people call it: its kind and subject («Заміна керівника закладу освіти: Ліцей № 3»).
+    title: Mapped[str | None] = mapped_column(String(300))
     state: Mapped[ProcessState] = mapped_column(
         str_enum(ProcessState, "process_state"), nullable=False, default=ProcessState.STARTING
     )
     subject_org_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_unit.id", ondelete="RESTRICT"))
     requester_person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="RESTRICT"))
+    # Who pressed «start»: the requester, or the support agent acting on the requester's behalf.
+    started_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="RESTRICT"))
     current_step: Mapped[str | None] = mapped_column(String(100))
     flow_run_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # The deployment version (package version + flow source hash) its run started on.
+    flow_version: Mapped[str | None] = mapped_column(String(80))
+    # Set when the process needs an operator (e.g. its flow changed under a waiting run): the
+    # reconciler leaves it alone until `aikom process retry` clears it.
+    attention: Mapped[str | None] = mapped_column(String(500))
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     parameters: Mapped[dict[str, Any]] = mapped_column(json_type(), nullable=False, default=dict)
     outcome: Mapped[str | None] = mapped_column(Text)
@@ -105,6 +111,32 @@ class ApprovalTask(Base):
     due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     details: Mapped[dict[str, Any]] = mapped_column(json_type(), nullable=False, default=dict)
     created_at: Mapped[datetime] = created_at_column()
+    # The work queue: who took the task to work on it (themselves, or assigned by an admin).
+    claimed_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="RESTRICT"))
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Overdue tasks move one level up the cascade; 0 = where the process put it.
+    escalation_level: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    escalated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Reminders already sent (each once): "half", "day-before", "managing-body".
+    reminders: Mapped[list[str]] = mapped_column(
+        json_type(), nullable=False, default=list, server_default=text("'[]'::jsonb")
+    )
+    # Offered to the unit above because this admin is absent and their unit has no other.
+    absence_of_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="RESTRICT"))
+
+
+class Absence(Base):
+    """An admin away for a date range: their claimed tasks go back to the pool (or up the cascade)."""
+
+    __tablename__ = "absence"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="RESTRICT"), nullable=False)
+    starts_on: Mapped[date] = mapped_column(Date, nullable=False)
+    ends_on: Mapped[date] = mapped_column(Date, nullable=False)
+    note: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = created_at_column()
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class SignedDecision(Base):

@@ -8,7 +8,7 @@ The database is the truth about a decision: `decide` writes it with its signatur
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from aikom.core.decisions import DecisionDocument
 from aikom.core.errors import DomainError, NotFound, NotInScope, RoleNotAllowed, ValidationFailed
+from aikom.core.timefmt import format_kyiv
 from aikom.mail.templates import ApprovalRequested
 from aikom.models import (
     ApprovalTask,
@@ -29,13 +30,13 @@ from aikom.models import (
     PersonState,
     Process,
     ProcessState,
-    ProcessType,
     SignedDecision,
     TaskState,
 )
 from aikom.services import audit
 from aikom.services.org import ancestor_ids
 from aikom.services.outbox import enqueue
+from aikom.services.persons import role_title
 from aikom.settings import get_settings
 
 if TYPE_CHECKING:
@@ -47,18 +48,6 @@ DECISION_LABELS_UK = {
     Decision.REJECT: "відхилити",
     Decision.CONFIRM: "підтвердити",
     Decision.DEACTIVATE: "деактивувати",
-}
-PROCESS_TITLES_UK = {
-    ProcessType.CASCADE_PROVISIONING: "Створення облікового запису ОУО",
-    ProcessType.DIRECTOR_REPLACEMENT: "Заміна керівника закладу освіти",
-    ProcessType.DEPUTY: "Картка заступника",
-    ProcessType.BRANCH: "Створення філії",
-    ProcessType.NEW_SCHOOL: "Новий заклад освіти",
-    ProcessType.OIS_CONNECTION: "Підключення ОІС",
-    ProcessType.OIS_ACCESS: "Доступ ОІС до даних закладу",
-    ProcessType.KEY_REGENERATION: "Перевипуск ключа API",
-    ProcessType.ACCOUNT_DEACTIVATION: "Деактивація облікового запису",
-    ProcessType.SUPPORT_REQUEST: "Звернення до служби підтримки",
 }
 # A decision document is signed shortly before it is submitted; an old or future-dated one is refused.
 DOCUMENT_MAX_AGE = timedelta(hours=24)
@@ -98,15 +87,29 @@ class SelfApprovalForbidden(DomainError):
         )
 
 
+class TaskClaimedByOther(DomainError):
+    """A colleague has taken the task to work on it."""
+
+    code = "task_claimed"
+
+    def __init__(self, task: ApprovalTask, holder: Person | None) -> None:
+        who = holder.full_name if holder else "інша особа"
+        super().__init__(
+            f"Завдання №{task.id} взяв у роботу {who}: рішення ухвалює той, хто взяв завдання. Попросіть "
+            "звільнити його або адміністратора вашого ОУО (чи ОУО вищого рівня) — перепризначити.",
+            task_id=task.id,
+        )
+
+
 class ApprovalOverdue(DomainError):
     """The task's due date has passed; it can no longer be decided."""
 
     code = "approval_overdue"
 
     def __init__(self, task: ApprovalTask) -> None:
-        due = task.due_at.astimezone(UTC).strftime("%d.%m.%Y %H:%M UTC") if task.due_at else "—"
         super().__init__(
-            f"Строк розгляду завдання №{task.id} минув ({due}); рішення вже не приймається.",
+            f"Строк розгляду завдання №{task.id} минув ({format_kyiv(task.due_at)}); "
+            "рішення вже не приймається.",
             task_id=task.id,
         )
 
@@ -167,7 +170,9 @@ class ApprovalRequest(BaseModel):
     scope_org_unit_id: int | None = None
     excluded_person_id: int | None = None
     assignee_person_id: int | None = None
-    due_in_seconds: int = Field(gt=0)
+    # Due in business days (the business calendar) — or, for short demo steps, in seconds.
+    due_business_days: int | None = Field(default=None, gt=0)
+    due_in_seconds: int | None = Field(default=None, gt=0)
     decisions: list[Decision] = Field(default_factory=lambda: list(DEFAULT_DECISIONS), min_length=1)
     details: dict[str, Any] = Field(default_factory=dict)
 
@@ -219,13 +224,30 @@ class ResumeCandidate(BaseModel):
 # --- use cases --------------------------------------------------------------------------------
 
 
-def create_task(*, session: Session, request: ApprovalRequest, now: datetime | None = None) -> ApprovalTask:
-    """Open the task of (process, step) once; a repeated call returns the first task unchanged."""
+def due_date(request: ApprovalRequest, now: datetime) -> datetime:
+    """When a step is due: business days on the business calendar, or plain seconds."""
+    if request.due_business_days is not None:
+        return get_settings().business_calendar().add_business_days(now, request.due_business_days)
+    if request.due_in_seconds is not None:
+        return now + timedelta(seconds=request.due_in_seconds)
+    raise ValueError("a human step needs a due date")
+
+
+def create_task(
+    *, session: Session, request: ApprovalRequest, now: datetime | None = None, notify: bool = True
+) -> ApprovalTask:
+    """Open the task of (process, step) once; a repeated call returns the first task unchanged.
+
+    Its deciders are emailed (unless `notify` is off: the caller tells them itself).
+    """
     now = now or datetime.now(UTC)
     if session.get(Process, request.process_id) is None:
         raise NotFound(f"Процес №{request.process_id} не знайдено.", process_id=request.process_id)
     details = dict(request.details)
     details["decisions"] = [d.value for d in request.decisions]
+    # How long the step may take, kept so an escalation gives the unit above the same time.
+    details["due_days"] = request.due_business_days
+    details["due_seconds"] = request.due_in_seconds
     stmt = (
         insert(ApprovalTask)
         .values(
@@ -237,7 +259,7 @@ def create_task(*, session: Session, request: ApprovalRequest, now: datetime | N
             excluded_person_id=request.excluded_person_id,
             assignee_person_id=request.assignee_person_id,
             state=TaskState.OPEN,
-            due_at=now + timedelta(seconds=request.due_in_seconds),
+            due_at=due_date(request, now),
             details=details,
         )
         .on_conflict_do_nothing(constraint="uq_approval_task_process_step")
@@ -249,7 +271,7 @@ def create_task(*, session: Session, request: ApprovalRequest, now: datetime | N
             ApprovalTask.process_id == request.process_id, ApprovalTask.step_key == request.step_key
         )
     ).one()
-    if created is not None:
+    if created is not None and notify:
         notify_deciders(session=session, task=task)
     return task
 
@@ -273,26 +295,43 @@ def notify_deciders(*, session: Session, task: ApprovalTask) -> list[int]:
     """Enqueue an `approval_requested` email to each decider of an open task (once per person)."""
     if task.state != TaskState.OPEN:
         return []
-    process = session.get(Process, task.process_id)
-    process_title = PROCESS_TITLES_UK.get(process.type, str(process.type)) if process else ""
-    due = task.due_at.astimezone(UTC).strftime("%d.%m.%Y %H:%M UTC") if task.due_at else "—"
     sent: list[int] = []
     for person in deciders_of(session, task):
         enqueue(
             session=session,
             template="approval_requested",
             to_address=person.email,
-            variables=ApprovalRequested(
-                recipient_name=person.full_name,
-                task_title=task.title,
-                process_title=process_title,
-                due=due,
-                task_id=task.id,
-            ),
+            variables=ApprovalRequested(**task_email_fields(session, task, person)),
             idempotency_key=f"approval-task-{task.id}-person-{person.id}",
         )
         sent.append(person.id)
     return sent
+
+
+def task_email_fields(session: Session, task: ApprovalTask, person: Person) -> dict[str, Any]:
+    """What every email about a waiting step says: to whom, which step of which process, who asked,
+    by when (Kyiv time) and the link to it."""
+    process = session.get_one(Process, task.process_id)
+    requester = session.get(Person, process.requester_person_id) if process.requester_person_id else None
+    return {
+        "recipient_name": person.full_name,
+        "task_title": task.title,
+        "process_title": process.title or f"Процес №{process.id}",
+        "requester": requester.full_name if requester else "система",
+        "due": format_kyiv(task.due_at),
+        "task_id": task.id,
+        "link": task_link(task.id),
+    }
+
+
+def task_link(task_id: int) -> str:
+    """The address of a task in the dashboard's work queue."""
+    return f"{get_settings().public_url.rstrip('/')}/tasks?task={task_id}"
+
+
+def process_link(process_id: int) -> str:
+    """The address of a process page in the dashboard."""
+    return f"{get_settings().public_url.rstrip('/')}/process?id={process_id}"
 
 
 def find_person(*, session: Session, ref: str) -> Person:
@@ -355,6 +394,8 @@ def _may_decide(session: Session, task: ApprovalTask, actor: Person, cache: dict
         actor.role.value in task.allowed_roles
         and actor.state == PersonState.ACTIVE
         and actor.id != task.excluded_person_id
+        # four-eyes also excludes whoever started the request for the requester (as check_may_work_on)
+        and (task.excluded_person_id is None or actor.id not in _starters(session, task))
         and (task.assignee_person_id is None or task.assignee_person_id == actor.id)
         and _in_scope(session, task, actor, cache)
     )
@@ -388,25 +429,25 @@ def decision_document(
     ).to_bytes()
 
 
-def check_may_decide(
-    *, session: Session, task: ApprovalTask, actor: Person, decision: Decision, now: datetime | None = None
-) -> None:
-    """Refuse precisely unless `actor` may take `decision` on `task` now (everything but the signature).
+def check_may_work_on(*, session: Session, task: ApprovalTask, actor: Person) -> None:
+    """Refuse precisely unless `actor` may work on `task` (claim it, be assigned it, decide it).
 
-    In this order: role, active card, four-eyes, assignee, org scope, still open, not overdue, a decision
-    this task offers.
+    In this order: role, active card, four-eyes (the requester and whoever started it for them),
+    assignee, org scope, still open.
     """
-    now = now or datetime.now(UTC)
     if actor.role.value not in task.allowed_roles:
+        allowed = ", ".join(role_title(r) for r in task.allowed_roles)
         raise RoleNotAllowed(
-            f"Роль «{actor.role.value}» не може розглядати завдання №{task.id}; "
-            f"дозволені ролі: {', '.join(task.allowed_roles)}.",
+            f"Роль «{role_title(actor.role.value)}» не може розглядати завдання №{task.id}; "
+            f"його розглядають: {allowed}.",
             task_id=task.id,
             role=actor.role.value,
         )
     if actor.state != PersonState.ACTIVE:
         raise PersonNotActive(actor)
-    if actor.id == task.excluded_person_id:
+    if actor.id == task.excluded_person_id or (
+        task.excluded_person_id is not None and actor.id in _starters(session, task)
+    ):
         raise SelfApprovalForbidden(task, actor)
     if task.assignee_person_id is not None and task.assignee_person_id != actor.id:
         raise RoleNotAllowed(
@@ -420,14 +461,32 @@ def check_may_decide(
         )
     if task.state != TaskState.OPEN:
         raise AlreadyDecided(task)
+
+
+def _starters(session: Session, task: ApprovalTask) -> set[int]:
+    process = session.get_one(Process, task.process_id)
+    return {i for i in (process.requester_person_id, process.started_by_id) if i is not None}
+
+
+def check_may_decide(
+    *, session: Session, task: ApprovalTask, actor: Person, decision: Decision, now: datetime | None = None
+) -> None:
+    """Refuse precisely unless `actor` may take `decision` on `task` now (everything but the signature).
+
+    `check_may_work_on`, then: not taken by a colleague, not overdue, a decision this task offers.
+    """
+    now = now or datetime.now(UTC)
+    check_may_work_on(session=session, task=task, actor=actor)
+    if task.claimed_by_id is not None and task.claimed_by_id != actor.id:
+        raise TaskClaimedByOther(task, session.get(Person, task.claimed_by_id))
     if task.due_at is not None and task.due_at < now:
         raise ApprovalOverdue(task)
     offered = task.details.get("decisions") or [d.value for d in DEFAULT_DECISIONS]
     if decision.value not in offered:
         raise ValidationFailed(
             "decision",
-            f"Рішення «{decision.value}» не передбачене для завдання №{task.id}; "
-            f"можливі: {', '.join(offered)}.",
+            f"Рішення: «{decision.value}» не передбачене для завдання №{task.id}; "
+            f"можливі: {', '.join(DECISION_LABELS_UK[Decision(d)] for d in offered)}.",
         )
 
 
@@ -487,12 +546,47 @@ def decide(
     """Record `actor`'s КЕП-signed decision on an open task; of two simultaneous deciders exactly one wins.
 
     The task row is locked (`SELECT … FOR UPDATE`), so a second decider waits for the first to commit
-    and then gets `AlreadyDecided`. Checks, in this order: role, active card, four-eyes, assignee, org
-    scope, still open, not overdue, a decision this task offers — and only then the signature: the
+    and then gets `AlreadyDecided`. Checks, in this order: role, active card, four-eyes, assignee, claim,
+    org scope, still open, not overdue, a decision this task offers — and only then the signature: the
     document names this task, process, decision, comment and actor; the certificate is the actor's
     (РНОКПП, ЄДРПОУ) with nonRepudiation. The signed decision and an audit entry are written with it.
     """
     now = now or datetime.now(UTC)
+
+    def signature(task: ApprovalTask) -> SignedDecision:
+        return _verify_and_store_signature(
+            session=session,
+            task=task,
+            actor=actor,
+            decision=decision,
+            comment=comment,
+            signed=signed,
+            trust=trust,
+            now=now,
+        )
+
+    return decide_with(
+        session=session,
+        task_id=task_id,
+        actor=actor,
+        decision=decision,
+        comment=comment,
+        sign=signature,
+        now=now,
+    )
+
+
+def decide_with(
+    *,
+    session: Session,
+    task_id: int,
+    actor: Person,
+    decision: Decision,
+    comment: str | None,
+    sign: Callable[[ApprovalTask], SignedDecision],
+    now: datetime,
+) -> ApprovalTask:
+    """Lock the task, check every rule, let `sign` verify and store the signature, record the decision."""
     task = session.scalars(
         select(ApprovalTask)
         .where(ApprovalTask.id == task_id)
@@ -502,16 +596,22 @@ def decide(
     if task is None:
         raise NotFound(f"Завдання №{task_id} не знайдено.", task_id=task_id)
     check_may_decide(session=session, task=task, actor=actor, decision=decision, now=now)
-    stored = _verify_and_store_signature(
-        session=session,
-        task=task,
-        actor=actor,
-        decision=decision,
-        comment=comment,
-        signed=signed,
-        trust=trust,
-        now=now,
-    )
+    stored = sign(task)
+    _record_decision(session, task, actor, decision, comment, now, evidence={"signed_decision_id": stored.id})
+    return task
+
+
+def _record_decision(
+    session: Session,
+    task: ApprovalTask,
+    actor: Person,
+    decision: Decision,
+    comment: str | None,
+    now: datetime,
+    *,
+    evidence: dict[str, object],
+) -> None:
+    """Mark a locked, open task decided and audit it with what proves the decision."""
     task.state = TaskState.DECIDED
     task.decision = decision
     task.comment = (comment or "").strip() or None
@@ -526,26 +626,40 @@ def decide(
         details={
             "process_id": task.process_id,
             "step_key": task.step_key,
+            "step_title": task.title,
             "decision": decision.value,
-            "signed_decision_id": stored.id,
+            **evidence,
         },
         actor_person_id=actor.id,
         actor_label=actor.full_name,
     )
-    return task
 
 
-def expire_overdue(*, session: Session, now: datetime | None = None) -> list[int]:
-    """Mark every open task past its due date EXPIRED; return their ids."""
+def confirm_first_signin(*, session: Session, person: Person, now: datetime | None = None) -> tuple[int, ...]:
+    """Decide every open first-sign-in step assigned to `person`: their first КЕП sign-in is the
+    verification the step waits for. Audited like any decision; returns the decided task ids."""
     now = now or datetime.now(UTC)
-    rows = session.execute(
-        update(ApprovalTask)
-        .where(ApprovalTask.state == TaskState.OPEN, ApprovalTask.due_at < now)
-        .values(state=TaskState.EXPIRED)
-        .returning(ApprovalTask.id)
-        .execution_options(synchronize_session=False)
-    )
-    return sorted(r[0] for r in rows)
+    tasks = session.scalars(
+        select(ApprovalTask)
+        .where(
+            ApprovalTask.assignee_person_id == person.id,
+            ApprovalTask.step_key == FIRST_SIGNIN_STEP,
+            ApprovalTask.state == TaskState.OPEN,
+        )
+        .with_for_update()
+    ).all()
+    for task in tasks:
+        _record_decision(
+            session,
+            task,
+            person,
+            Decision.CONFIRM,
+            "Перший вхід із КЕП виконано.",
+            now,
+            evidence={"by": "first_signin"},
+        )
+    session.flush()
+    return tuple(task.id for task in tasks)
 
 
 def tasks_to_resume(*, session: Session, limit: int = 200) -> list[ResumeCandidate]:
@@ -557,6 +671,7 @@ def tasks_to_resume(*, session: Session, limit: int = 200) -> list[ResumeCandida
             ApprovalTask.state != TaskState.OPEN,
             ApprovalTask.resumed_at.is_(None),
             Process.flow_run_id.is_not(None),
+            Process.attention.is_(None),  # a process flagged for an operator is left alone
         )
         .order_by(ApprovalTask.decided_at.asc().nulls_last(), ApprovalTask.id)
         .limit(limit)

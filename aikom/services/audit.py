@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from aikom.core.actor import Actor
 from aikom.core.audit import (
     GENESIS_HASH,
     ChainReport,
@@ -44,10 +45,19 @@ def record(
     object_type: str,
     object_id: str | int | None,
     details: Mapping[str, Any] | None = None,
+    actor: Actor | None = None,
     actor_person_id: int | None = None,
-    actor_label: str,
+    actor_label: str | None = None,
 ) -> AuditEntry:
-    """Append one entry to the audit chain in the caller's transaction and flush it."""
+    """Append one entry to the audit chain in the caller's transaction and flush it.
+
+    Who acted is `actor` (an action on someone's behalf records both), or `actor_person_id` + `actor_label`.
+    """
+    if actor is not None:
+        actor_person_id, actor_label = actor.person_id, actor.label
+        details = {**(details or {}), **actor.audit_details()}
+    if actor_label is None:
+        raise ValueError("an audit entry needs an actor")
     session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_CHAIN_LOCK_KEY})
     # A new statement after the lock: under READ COMMITTED it sees every entry committed before.
     link = session.execute(_LINK_QUERY).one()
@@ -123,3 +133,22 @@ def recent_entries(*, session: Session, limit: int = 20) -> list[AuditEntry]:
     """The last `limit` entries, oldest first."""
     rows = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)).all()
     return list(reversed(rows))
+
+
+def process_history(*, session: Session, process_id: int, limit: int = 500) -> list[AuditEntry]:
+    """Every entry about a process, in order: the process itself and everything that names it."""
+    from sqlalchemy import or_
+
+    return list(
+        session.scalars(
+            select(AuditEntry)
+            .where(
+                or_(
+                    (AuditEntry.object_type == "process") & (AuditEntry.object_id == str(process_id)),
+                    AuditEntry.details["process_id"].astext == str(process_id),
+                )
+            )
+            .order_by(AuditEntry.id)
+            .limit(limit)
+        )
+    )

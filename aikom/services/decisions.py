@@ -8,14 +8,14 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from aikom.core.decisions import DecisionDocument
+from aikom.core.decisions import BatchDecisionDocument, DecisionDocument, parse_decision_document
 from aikom.core.errors import DomainError, NotFound
 from aikom.core.kep.reasons import Purpose
 from aikom.core.kep.trust import TrustList
 from aikom.core.kep.verify import Verification, verify_detached
 from aikom.models import OrgUnit, Person, SignedDecision
+from aikom.services.org import effective_edrpou
 from aikom.services.persons import read_rnokpp
-from aikom.services.signin import effective_edrpou
 
 
 class DecisionSignatureInvalid(DomainError):
@@ -72,6 +72,62 @@ def check_document(
     return parsed
 
 
+def verify_signer(
+    *,
+    session: Session,
+    trust: TrustList,
+    signer: Person,
+    document: bytes,
+    signature: bytes,
+    at: datetime,
+    max_bytes: int = 1_000_000,
+) -> Verification:
+    """The signature over `document` is valid (nonRepudiation, as of `at`) and the signer's own КЕП."""
+    verification = verify_detached(
+        signature, document, trust=trust, purpose=Purpose.DECISION, at=at, max_bytes=max_bytes
+    )
+    if not verification.ok:
+        raise DecisionSignatureInvalid(verification)
+    identity = verification.identity
+    unit = session.get(OrgUnit, signer.org_unit_id)
+    if (
+        identity is None
+        or unit is None
+        or identity.rnokpp is None
+        or identity.rnokpp != read_rnokpp(signer)
+        or identity.edrpou != effective_edrpou(session, unit)
+    ):
+        raise DecisionSignerMismatch()
+    return verification
+
+
+def store_signed_decision(
+    *,
+    session: Session,
+    trust: TrustList,
+    task_id: int | None,
+    signer: Person,
+    document: bytes,
+    signature: bytes,
+    verification: Verification,
+) -> SignedDecision:
+    """Keep a verified signature with everything needed to verify it again years later."""
+    der = verification.certificate_der
+    stored = SignedDecision(
+        task_id=task_id,
+        signer_person_id=signer.id,
+        document=document,
+        signature=signature,
+        certificate=der,
+        validation_data=trust.evidence_for(der) if der else None,
+        verified_ok=True,
+        verification_reason=None,
+    )
+    session.add(stored)
+    session.flush()
+    return stored
+
+
 def record_signed_decision(
     *,
     session: Session,
@@ -88,44 +144,27 @@ def record_signed_decision(
     The certificate is validated as of `at` (a decision taken now: now), else the document's own time.
     """
     try:
-        parsed = DecisionDocument.from_bytes(document)
+        parsed = parse_decision_document(document)
     except ValueError as error:
         raise DecisionDocumentMismatch("документ пошкоджений або не в канонічному вигляді") from error
-    verification = verify_detached(
-        signature,
-        document,
+    verification = verify_signer(
+        session=session,
         trust=trust,
-        purpose=Purpose.DECISION,
+        signer=signer,
+        document=document,
+        signature=signature,
         at=at or parsed.signed_at,
         max_bytes=max_bytes,
     )
-    if not verification.ok:
-        raise DecisionSignatureInvalid(verification)
-    identity = verification.identity
-    unit = session.get(OrgUnit, signer.org_unit_id)
-    if (
-        identity is None
-        or unit is None
-        or identity.rnokpp is None
-        or identity.rnokpp != read_rnokpp(signer)
-        or identity.edrpou != effective_edrpou(session, unit)
-    ):
-        raise DecisionSignerMismatch()
-    der = verification.certificate_der
-    evidence = trust.evidence_for(der) if der else None
-    stored = SignedDecision(
+    return store_signed_decision(
+        session=session,
+        trust=trust,
         task_id=task_id,
-        signer_person_id=signer.id,
+        signer=signer,
         document=document,
         signature=signature,
-        certificate=der,
-        validation_data=evidence,
-        verified_ok=True,
-        verification_reason=None,
+        verification=verification,
     )
-    session.add(stored)
-    session.flush()
-    return stored
 
 
 @dataclass(frozen=True)
@@ -135,7 +174,7 @@ class Reverification:
     decision_id: int
     stored_ok: bool
     verification: Verification
-    document: DecisionDocument | None
+    document: DecisionDocument | BatchDecisionDocument | None
     archived_evidence: bool = False  # verified with the CA chain and CRLs kept at decision time
 
     def to_dict(self) -> dict[str, object]:
@@ -147,9 +186,18 @@ class Reverification:
             "reason": self.verification.reason.value if self.verification.reason else None,
             "message": self.verification.message_uk,
             "identity": self.verification.identity.to_dict() if self.verification.identity else None,
-            "document": self.document.__dict__ if self.document else None,
+            "document": _document_dict(self.document),
             "archived_evidence": self.archived_evidence,
         }
+
+
+def _document_dict(document: DecisionDocument | BatchDecisionDocument | None) -> dict[str, object] | None:
+    if document is None:
+        return None
+    data = dict(document.__dict__)
+    if isinstance(document, BatchDecisionDocument):
+        data["items"] = [item.__dict__ for item in document.items]
+    return data
 
 
 def reverify_decision(*, session: Session, trust: TrustList, decision_id: int) -> Reverification:
@@ -159,7 +207,7 @@ def reverify_decision(*, session: Session, trust: TrustList, decision_id: int) -
     if stored is None:
         raise NotFound(f"Рішення № {decision_id} не знайдено.")
     try:
-        document: DecisionDocument | None = DecisionDocument.from_bytes(stored.document)
+        document: DecisionDocument | BatchDecisionDocument | None = parse_decision_document(stored.document)
     except ValueError:
         document = None
     verification = verify_detached(

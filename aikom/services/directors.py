@@ -9,18 +9,21 @@ the process row, and only opened to create the person card.
 from __future__ import annotations
 
 import base64
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from aikom.core.actor import Actor
 from aikom.core.crypto import field_context, open_sealed, seal
-from aikom.core.errors import DomainError, NotFound, NotInScope, RoleNotAllowed, ValidationFailed
-from aikom.mail.templates import PersonAppointed
+from aikom.core.errors import DomainError, NotFound, NotInScope, RoleNotAllowed
+from aikom.core.timefmt import format_date, format_kyiv
+from aikom.mail.templates import PersonAppointed, PersonNotice
 from aikom.models import (
     Account,
     AccountState,
+    ApprovalTask,
     Decision,
     OrgLevel,
     OrgStatus,
@@ -30,19 +33,20 @@ from aikom.models import (
     PersonState,
     Process,
     ProcessState,
-    ProcessType,
+)
+from aikom.processes.director_replacement import (
+    SPEC,
+    TYPE,
+    DirectorReplacementParams,
+    NewDirectorRecord,
+    ReplacementFacts,
 )
 from aikom.services import audit
 from aikom.services.approvals import FIRST_SIGNIN_STEP, ApprovalRequest, create_task
 from aikom.services.outbox import enqueue
-from aikom.services.persons import PersonData, create_person, keyring, read_rnokpp, validate_person_data
-from aikom.services.processes import create_process
+from aikom.services.persons import PersonData, create_person, keyring, read_rnokpp
+from aikom.services.processes import create_process, notify_requester, process_actor, starters_of
 from aikom.settings import Settings, get_settings
-
-FLOW_NAME = "director-replacement"
-ACTIVATION_DAYS = 14
-APPROVAL_DAYS = 5
-DEPUTY_REVIEW_DAYS = 10
 
 
 def deputy_step_key(deputy_id: int) -> str:
@@ -56,18 +60,6 @@ ADMIN_ROLE_OF_LEVEL: dict[OrgLevel, PersonRole] = {
     OrgLevel.RAYON: PersonRole.RAYON_ADMIN,
     OrgLevel.HROMADA: PersonRole.HROMADA_ADMIN,
 }
-
-
-class NewDirector(BaseModel):
-    """The form of a director replacement (what crosses the page/CLI boundary)."""
-
-    model_config = ConfigDict(str_strip_whitespace=True)
-
-    full_name: str
-    rnokpp: str
-    email: str
-    order_no: str
-    order_date: date
 
 
 class ReplacementAlreadyRunning(DomainError):
@@ -156,31 +148,21 @@ def check_may_replace(session: Session, actor: Person, school: OrgUnit) -> None:
 def start_replacement(
     *,
     session: Session,
-    actor: Person,
-    school_id: int,
-    new_director: NewDirector,
+    actor: Actor,
+    params: DirectorReplacementParams,
     settings: Settings | None = None,
 ) -> Process:
-    """Validate the form and create the process (STARTING); the caller starts the flow run after commit."""
-    school = _school(session, school_id)
-    check_may_replace(session, actor, school)
-    data = validate_person_data(
-        PersonData(
-            full_name=new_director.full_name,
-            email=new_director.email,
-            rnokpp=new_director.rnokpp,
-            appointment_order_no=new_director.order_no,
-            appointment_order_date=new_director.order_date,
-        )
-    )
-    if not data.appointment_order_no:
-        raise ValidationFailed("order_no", "Номер наказу про призначення: обов'язкове поле.")
+    """Validate the request and create the process (STARTING); the caller starts the flow run after commit."""
+    requester = _active_person(session, actor)
+    school = _school(session, find_school(session=session, code=params.school).id)
+    check_may_replace(session, requester, school)
+    new_director = params.new_director
     account = session.scalars(select(Account).where(Account.org_unit_id == school.id)).one_or_none()
     if account is None or account.state == AccountState.DEACTIVATED:
         raise SchoolWithoutAccount(school.id)
     running = session.scalars(
         select(Process.id).where(
-            Process.type == ProcessType.DIRECTOR_REPLACEMENT,
+            Process.type == TYPE,
             Process.subject_org_unit_id == school.id,
             Process.state.in_([ProcessState.STARTING, ProcessState.RUNNING, ProcessState.WAITING]),
         )
@@ -188,61 +170,76 @@ def start_replacement(
     if running is not None:
         raise ReplacementAlreadyRunning(running)
     former = current_director(session, school.id)
-    if former is not None and read_rnokpp(former, settings=settings) == data.rnokpp:
+    if former is not None and read_rnokpp(former, settings=settings) == new_director.rnokpp:
         raise SameDirector()
+    assert school.managing_body_id is not None  # check_may_replace: managed by the actor's ОУО
+    facts = ReplacementFacts(
+        school_id=school.id,
+        school_name=school.name,
+        managing_body_id=school.managing_body_id,
+        former_director_id=former.id if former else None,
+        new_director=NewDirectorRecord(
+            full_name=new_director.full_name,
+            email=new_director.email,
+            order_no=new_director.order_no,
+            order_date=new_director.order_date,
+        ),
+    )
     process = create_process(
         session=session,
-        type=ProcessType.DIRECTOR_REPLACEMENT,
-        flow=FLOW_NAME,
-        requester=actor,
+        type=TYPE,
+        actor=actor,
         subject_org_unit_id=school.id,
-        parameters={
-            "school_id": school.id,
-            "school_name": school.name,
-            "managing_body_id": school.managing_body_id,
-            "former_director_id": former.id if former else None,
-            "new_director": {
-                "full_name": data.full_name,
-                "email": data.email,
-                "order_no": data.appointment_order_no,
-                "order_date": new_director.order_date.isoformat(),
-            },
-        },
+        parameters=facts.model_dump(mode="json"),
+        title=f"{SPEC.title_uk}: {school.name}",
     )
-    ring = keyring(settings)
     sealed = seal(
-        data.rnokpp.encode("ascii"),
+        new_director.rnokpp.encode("ascii"),
         context=field_context("process", "new_director_rnokpp", process.id),
-        keyring=ring,
+        keyring=keyring(settings),
     )
-    process.parameters = {
-        **process.parameters,
-        "new_director_rnokpp_sealed": base64.b64encode(sealed).decode(),
-    }
+    facts.new_director_rnokpp_sealed = base64.b64encode(sealed).decode()
+    process.parameters = facts.model_dump(mode="json")
     audit.record(
         session=session,
         action="director_replacement.started",
         object_type="process",
         object_id=process.id,
-        details={"school_id": school.id, "former_director_id": former.id if former else None},
-        actor_person_id=actor.id,
-        actor_label=actor.full_name,
+        details={
+            "process_id": process.id,
+            "school_id": school.id,
+            "former_director_id": facts.former_director_id,
+        },
+        actor=actor,
     )
     session.flush()
     return process
 
 
+def _active_person(session: Session, actor: Actor) -> Person:
+    # The requester: the support desk acting on an admin's behalf starts it with the admin's rights.
+    person = session.get(Person, actor.requester_id) if actor.requester_id is not None else None
+    if person is None:
+        raise NotFound("Особу, від імені якої подано запит, не знайдено.")
+    return person
+
+
+def facts_of(process: Process) -> ReplacementFacts:
+    """The typed parameters of a director replacement."""
+    return ReplacementFacts.model_validate(process.parameters)
+
+
 def get_process_for_update(*, session: Session, process_id: int) -> Process:
     """The director-replacement process; NotFound otherwise."""
     process = session.get(Process, process_id)
-    if process is None or process.type != ProcessType.DIRECTOR_REPLACEMENT:
+    if process is None or process.type != TYPE:
         raise NotFound(f"Процес заміни керівника № {process_id} не знайдено.")
     return process
 
 
 def approver_scope(session: Session, process: Process) -> tuple[PersonRole, int]:
     """Who approves: another admin of the same ОУО, or of the parent ОУО when it has no other."""
-    body = session.get(OrgUnit, process.parameters["managing_body_id"])
+    body = session.get(OrgUnit, facts_of(process).managing_body_id)
     if body is None:
         raise NotFound("ОУО, що керує закладом, не знайдено.")
     others = session.scalars(
@@ -250,7 +247,7 @@ def approver_scope(session: Session, process: Process) -> tuple[PersonRole, int]
             Person.org_unit_id == body.id,
             Person.role == ADMIN_ROLE_OF_LEVEL[body.level],
             Person.state == PersonState.ACTIVE,
-            Person.id != process.requester_person_id,
+            Person.id.not_in(starters_of(process)),
         )
     ).first()
     if others is not None or body.parent_id is None:
@@ -266,17 +263,15 @@ def apply_replacement(*, session: Session, process_id: int, settings: Settings |
     Returns the new director's person id.
     """
     settings = settings or get_settings()
-    process = session.get(Process, process_id)
-    if process is None:
-        raise NotFound(f"Процес № {process_id} не знайдено.")
-    done = process.parameters.get("new_director_id")
-    if done is not None:
-        return int(done)
-    school = _school(session, process.parameters["school_id"])
+    process = get_process_for_update(session=session, process_id=process_id)
+    facts = facts_of(process)
+    if facts.new_director_id is not None:
+        return facts.new_director_id
+    school = _school(session, facts.school_id)
     account = session.scalars(select(Account).where(Account.org_unit_id == school.id)).one_or_none()
     if account is None:
         raise DomainError("У закладу немає облікового запису АІКОМ: спершу його має створити ОУО.")
-    requester = session.get(Person, process.requester_person_id) if process.requester_person_id else None
+    actor = process_actor(session, process)
     now = datetime.now(UTC)
     former = current_director(session, school.id)
     if former is not None:
@@ -289,45 +284,34 @@ def apply_replacement(*, session: Session, process_id: int, settings: Settings |
             object_type="person",
             object_id=former.id,
             details={"process_id": process.id},
-            actor_person_id=requester.id if requester else None,
-            actor_label=requester.full_name if requester else "system",
+            actor=actor,
         )
         session.flush()
-    sealed = base64.b64decode(process.parameters["new_director_rnokpp_sealed"])
+    if facts.new_director_rnokpp_sealed is None:
+        raise DomainError("У процесі немає РНОКПП нового керівника: процес треба почати заново.")
     rnokpp = open_sealed(
-        sealed, context=field_context("process", "new_director_rnokpp", process.id), keyring=keyring(settings)
+        base64.b64decode(facts.new_director_rnokpp_sealed),
+        context=field_context("process", "new_director_rnokpp", process.id),
+        keyring=keyring(settings),
     ).decode("ascii")
-    form = process.parameters["new_director"]
     person = create_person(
         session=session,
         account=account,
         role=PersonRole.DIRECTOR,
         data=PersonData(
-            full_name=form["full_name"],
-            email=form["email"],
+            full_name=facts.new_director.full_name,
+            email=facts.new_director.email,
             rnokpp=rnokpp,
             title="Директор",
-            appointment_order_no=form["order_no"],
-            appointment_order_date=date.fromisoformat(form["order_date"]),
+            appointment_order_no=facts.new_director.order_no,
+            appointment_order_date=facts.new_director.order_date,
         ),
-        actor_label=requester.full_name if requester else "system",
-        actor_person_id=requester.id if requester else None,
+        actor_label=actor.label,
+        actor_person_id=actor.person_id,
         settings=settings,
+        process_id=process.id,
     )
-    deadline = (now + timedelta(days=ACTIVATION_DAYS)).strftime("%d.%m.%Y")
-    enqueue(
-        session=session,
-        template="person_appointed",
-        to_address=person.email,
-        variables=PersonAppointed(
-            person_name=person.full_name,
-            role_title="керівник закладу освіти",
-            org_name=school.name,
-            deadline=deadline,
-        ),
-        idempotency_key=f"process-{process.id}-new-director-appointed",
-    )
-    create_task(
+    signin_task = create_task(
         session=session,
         request=ApprovalRequest(
             process_id=process.id,
@@ -336,19 +320,34 @@ def apply_replacement(*, session: Session, process_id: int, settings: Settings |
             allowed_roles=[PersonRole.DIRECTOR],
             scope_org_unit_id=school.id,
             assignee_person_id=person.id,
-            due_in_seconds=ACTIVATION_DAYS * 86400,
+            due_business_days=SPEC.days_for(FIRST_SIGNIN_STEP),
             decisions=[Decision.CONFIRM],
+            details={"new_director": person.full_name},
         ),
+        notify=False,  # the appointment email below says what to do
     )
-    process.parameters = {**process.parameters, "new_director_id": person.id}
+    enqueue(
+        session=session,
+        template="person_appointed",
+        to_address=person.email,
+        variables=PersonAppointed(
+            person_name=person.full_name,
+            role_title="керівник закладу освіти",
+            org_name=school.name,
+            deadline=format_kyiv(signin_task.due_at),
+        ),
+        idempotency_key=f"process-{process.id}-new-director-appointed",
+    )
+    facts.new_director_id = person.id
+    process.parameters = facts.model_dump(mode="json")
     session.flush()
     return person.id
 
 
 def deputies_to_review(*, session: Session, process_id: int) -> list[Person]:
     """Deputies appointed by the former director that are still current."""
-    process = session.get(Process, process_id)
-    former_id = process.parameters.get("former_director_id") if process else None
+    process = get_process_for_update(session=session, process_id=process_id)
+    former_id = facts_of(process).former_director_id
     if former_id is None:
         return []
     return list(
@@ -367,20 +366,25 @@ def deputies_to_review(*, session: Session, process_id: int) -> list[Person]:
 def open_deputy_reviews(*, session: Session, process_id: int) -> list[Person]:
     """Open one review step per deputy at once, so the new director sees them all; idempotent."""
     process = get_process_for_update(session=session, process_id=process_id)
+    new_director_id = facts_of(process).new_director_id
     deputies = deputies_to_review(session=session, process_id=process_id)
     for deputy in deputies:
+        step_key = deputy_step_key(deputy.id)
         create_task(
             session=session,
             request=ApprovalRequest(
                 process_id=process.id,
-                step_key=deputy_step_key(deputy.id),
+                step_key=step_key,
                 title=f"Заступник {deputy.full_name}: підтвердити повноваження чи деактивувати",
                 allowed_roles=[PersonRole.DIRECTOR],
                 scope_org_unit_id=process.subject_org_unit_id,
-                assignee_person_id=process.parameters.get("new_director_id"),
-                due_in_seconds=DEPUTY_REVIEW_DAYS * 86400,
+                assignee_person_id=new_director_id,
+                due_business_days=SPEC.days_for(step_key),
                 decisions=[Decision.CONFIRM, Decision.DEACTIVATE],
-                details={"deputy": deputy.full_name, "email": deputy.email},
+                details={
+                    "deputy": deputy.full_name,
+                    "deputy_position": deputy.title or "Заступник директора",
+                },
             ),
         )
     return deputies
@@ -392,7 +396,7 @@ def apply_deputy_decision(*, session: Session, process_id: int, deputy_id: int, 
     deputy = session.get(Person, deputy_id)
     if process is None or deputy is None:
         raise NotFound("Процес або заступника не знайдено.")
-    new_director_id = process.parameters.get("new_director_id")
+    new_director_id = facts_of(process).new_director_id
     new_director = session.get(Person, new_director_id) if new_director_id else None
     label = new_director.full_name if new_director else "system"
     if keep and deputy.appointed_by_id != new_director_id:
@@ -458,3 +462,66 @@ def managed_schools(*, session: Session, actor: Person, limit: int = 2000) -> li
         ManagedSchool(id=s.id, name=s.name, edrpou=s.edrpou, director=directors_by_school.get(s.id))
         for s in schools
     ]
+
+
+def notify_outcome(*, session: Session, process_id: int) -> None:
+    """A completed replacement: the requester learns who the new director is and what happened to each
+    deputy; the former director and each deactivated deputy are told what it means for them."""
+    process = get_process_for_update(session=session, process_id=process_id)
+    facts = facts_of(process)
+    new_director = session.get(Person, facts.new_director_id) if facts.new_director_id else None
+    former = session.get(Person, facts.former_director_id) if facts.former_director_id else None
+    lines = [f"Новий керівник: {facts.new_director.full_name} — картку активовано першим входом із КЕП."]
+    if former is not None:
+        lines.append(f"Колишній керівник {former.full_name}: картку деактивовано (позначено як колишнього).")
+    reviews = session.scalars(
+        select(ApprovalTask)
+        .where(ApprovalTask.process_id == process.id, ApprovalTask.step_key.like("deputy-%"))
+        .order_by(ApprovalTask.id)
+    ).all()
+    for review in reviews:
+        deputy = session.get(Person, int(review.step_key.removeprefix("deputy-")))
+        if deputy is None:
+            continue
+        kept = review.decision == Decision.CONFIRM
+        if kept:
+            lines.append(f"Заступник {deputy.full_name}: повноваження підтверджено новим керівником.")
+        else:
+            decided = review.decision is not None
+            why = "деактивовано новим керівником" if decided else "не підтверджено вчасно — деактивовано"
+            lines.append(f"Заступник {deputy.full_name}: {why}.")
+            enqueue(
+                session=session,
+                template="person_notice",
+                to_address=deputy.email,
+                variables=PersonNotice(
+                    recipient_name=deputy.full_name,
+                    subject=f"ваші повноваження в «{facts.school_name}» припинено",
+                    lines=[
+                        f"У закладі «{facts.school_name}» змінено керівника: {facts.new_director.full_name}.",
+                        "Новий керівник "
+                        + ("не підтвердив" if decided else "не підтвердив вчасно")
+                        + " ваші повноваження заступника; вашу картку в АІКОМ деактивовано.",
+                    ],
+                ),
+                idempotency_key=f"process-{process.id}-deputy-{deputy.id}-deactivated",
+            )
+    notify_requester(session=session, process_id=process.id, outcome="завершено", comment=None, facts=lines)
+    if former is not None:
+        successor = new_director.full_name if new_director else facts.new_director.full_name
+        enqueue(
+            session=session,
+            template="person_notice",
+            to_address=former.email,
+            variables=PersonNotice(
+                recipient_name=former.full_name,
+                subject=f"зміна керівника «{facts.school_name}»",
+                lines=[
+                    f"Наказом № {facts.new_director.order_no} від "
+                    f"{format_date(facts.new_director.order_date)} керівником закладу «{facts.school_name}» "
+                    f"призначено {successor}.",
+                    "Вашу картку керівника в АІКОМ деактивовано; ключі й доступи закладу збережено.",
+                ],
+            ),
+            idempotency_key=f"process-{process.id}-former-director-told",
+        )

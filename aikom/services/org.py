@@ -6,8 +6,9 @@ import re
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import case, exists, func, literal, select
+from sqlalchemy import ARRAY, Integer, case, cast, exists, func, literal, literal_column, select
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.elements import ColumnElement
 
 from aikom.core.errors import NotFound, ValidationFailed
 from aikom.models import OrgLevel, OrgStatus, OrgUnit
@@ -118,6 +119,43 @@ def get_unit(*, session: Session, unit_id: int) -> OrgUnit:
     if unit is None:
         raise OrgUnitNotFound(str(unit_id))
     return unit
+
+
+def effective_edrpou(session: Session, unit: OrgUnit) -> str | None:
+    """The ЄДРПОУ a unit's staff sign with: its own, or for a branch without one, its hub's."""
+    if unit.edrpou or unit.level != OrgLevel.BRANCH or unit.parent_id is None:
+        return unit.edrpou
+    hub = session.get(OrgUnit, unit.parent_id)
+    return hub.edrpou if hub else None
+
+
+def oblasts_within(*, session: Session, unit_id: int) -> list[OrgUnitBrief]:
+    """The oblasts at or below `unit_id` (all of them for the national root), by name: a filter's choices."""
+    return [
+        _brief(unit)
+        for unit in session.scalars(
+            select(OrgUnit)
+            .where(OrgUnit.level == OrgLevel.OBLAST, OrgUnit.lineage.contains([unit_id]))
+            .order_by(OrgUnit.name)
+        )
+    ]
+
+
+SUBTREE_DEPTHS = (2, 3, 4, 5)  # oblast, rayon, hromada, school: each has an index on `lineage[depth]`
+
+
+def subtree_ids(unit: OrgUnit) -> ColumnElement[Any]:
+    """The ids of `unit` and every unit below it, as ONE array computed once per query
+    (`column = ANY(...)` then drives an index scan of the table that names units; a join would test
+    every row instead). Units below a unit at depth d are those with `lineage[d]` = its id (indexed)."""
+    depth = len(unit.lineage)
+    if depth not in SUBTREE_DEPTHS:  # the national root (everything) or a branch (itself)
+        ids = select(func.array_agg(OrgUnit.id)).where(OrgUnit.lineage.contains([unit.id]))
+    else:
+        ids = select(func.array_agg(OrgUnit.id)).where(
+            literal_column(f"org_unit.lineage[{depth}]") == unit.id
+        )
+    return cast(ids.scalar_subquery(), ARRAY(Integer))
 
 
 def ancestor_ids(session: Session, unit_id: int) -> list[int]:

@@ -128,8 +128,10 @@ def create_person(
     state: PersonState = PersonState.PENDING,
     appointed_by_id: int | None = None,
     settings: Settings | None = None,
+    process_id: int | None = None,
 ) -> Person:
-    """Create a person card acting for `account` (PENDING until the first КЕП sign-in) and audit it."""
+    """Create a person card acting for `account` (PENDING until the first КЕП sign-in) and audit it
+    (naming the process that created it, if any)."""
     data = validate_person_data(data)
     person = Person(
         account_id=account.id,
@@ -152,7 +154,12 @@ def create_person(
         action="person.created",
         object_type="person",
         object_id=person.id,
-        details={"role": role.value, "org_unit_id": account.org_unit_id, "state": state.value},
+        details={
+            "role": role.value,
+            "org_unit_id": account.org_unit_id,
+            "state": state.value,
+            **({"process_id": process_id} if process_id is not None else {}),
+        },
         actor_person_id=actor_person_id,
         actor_label=actor_label,
     )
@@ -170,6 +177,14 @@ ROLE_TITLES_UK: dict[PersonRole, str] = {
     PersonRole.DEPUTY: "Заступник / відповідальна особа",
     PersonRole.OIS_OPERATOR: "Оператор ОІС",
 }
+
+
+def role_title(role: str | PersonRole) -> str:
+    """The Ukrainian name of a role."""
+    try:
+        return ROLE_TITLES_UK[PersonRole(role)]
+    except ValueError:
+        return str(role)
 
 
 @dataclass(frozen=True)

@@ -14,20 +14,25 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from aikom.core.actor import Actor
 from aikom.core.errors import NotFound, NotInScope, ValidationFailed
 from aikom.mail.templates import ProcessOutcome
 from aikom.models import (
     ApprovalTask,
+    AuditEntry,
+    Decision,
+    OrgLevel,
     OrgUnit,
     Person,
     PersonRole,
     PersonState,
     Process,
     ProcessState,
-    ProcessType,
+    TaskState,
 )
+from aikom.processes import title_of
 from aikom.services import audit
-from aikom.services.approvals import PROCESS_TITLES_UK, PersonNotActive, org_lineage
+from aikom.services.approvals import PersonNotActive, org_lineage
 from aikom.services.outbox import enqueue
 
 FINAL_STATES = frozenset(
@@ -58,8 +63,11 @@ class StepView(BaseModel):
     step_key: str
     title: str
     state: str
+    state_uk: str
     decision: str | None
+    decision_uk: str | None
     decided_by_id: int | None
+    decided_by: str | None
     decided_at: datetime | None
     comment: str | None
     due_at: datetime | None
@@ -67,44 +75,98 @@ class StepView(BaseModel):
     allowed_roles: list[str]
     scope_org_unit_id: int | None
     excluded_person_id: int | None
+    claimed_by: str | None
+    escalation_level: int
+    shown: list[tuple[str, str]]
+
+
+class HistoryEntry(BaseModel):
+    """One audit entry about a process, as people read it."""
+
+    at: datetime
+    actor: str
+    action: str
+    action_uk: str
 
 
 class ProcessView(BaseModel):
-    """A process with its steps, as pages and the CLI show it."""
+    """A process with its steps and history, as pages and the CLI show it."""
 
     id: int
     type: str
-    flow: str | None
+    title: str
+    flow_version: str | None
     state: str
     state_uk: str
     current_step: str | None
+    current_step_title: str | None
     flow_run_id: str | None
     requester_person_id: int | None
+    requester: str | None
+    started_by: str | None
     subject_org_unit_id: int | None
-    parameters: dict[str, Any]
+    subject: str | None
     outcome: str | None
     created_at: datetime
     updated_at: datetime | None
     finished_at: datetime | None
     steps: list[StepView]
+    history: list[HistoryEntry]
+
+
+TASK_STATE_LABELS_UK = {
+    TaskState.OPEN: "очікує рішення",
+    TaskState.DECIDED: "рішення ухвалено",
+    TaskState.EXPIRED: "строк минув",
+    TaskState.CANCELLED: "скасовано",
+}
+DECISION_LABELS_UK = {
+    Decision.APPROVE: "погоджено",
+    Decision.REJECT: "відхилено",
+    Decision.CONFIRM: "підтверджено",
+    Decision.DEACTIVATE: "деактивовано",
+}
+ACTION_LABELS_UK = {
+    "process.started": "процес розпочато",
+    "director_replacement.started": "заміну керівника розпочато",
+    "approval.decided": "ухвалено рішення",
+    "approval.claimed": "завдання взято в роботу",
+    "approval.released": "завдання повернуто до спільної черги",
+    "approval.assigned": "завдання призначено колезі",
+    "approval.reminded": "надіслано нагадування",
+    "approval.escalated": "завдання передано на рівень вище (прострочено)",
+    "approval.expired": "строк кроку минув",
+    "approval.handed_over": "завдання передано через відсутність",
+    "person.created": "створено картку особи",
+    "person.activated": "картку активовано першим входом із КЕП",
+    "person.director_replaced": "колишнього керівника деактивовано",
+    "person.deputy_confirmed": "повноваження заступника підтверджено",
+    "person.deputy_deactivated": "заступника деактивовано",
+    "process.failed": "процес зупинено через помилку",
+    "process.finished": "процес завершено",
+}
 
 
 def create_process(
     *,
     session: Session,
-    type: ProcessType,
-    flow: str,
-    requester: Person | None,
+    type: str,
+    actor: Actor,
     subject_org_unit_id: int | None,
     parameters: dict[str, Any] | None = None,
+    title: str | None = None,
     idempotency_key: str | None = None,
 ) -> Process:
-    """Create a STARTING process for `flow`; with an idempotency key a repeated call returns the first.
+    """Create a STARTING process of `type`; with an idempotency key a repeated call returns the first.
 
-    The requester must be active and the subject must lie in the requester's org subtree.
+    The requester (the actor, or whom the support desk acts for) must be active and the subject must lie
+    in the requester's org subtree.
     """
     if subject_org_unit_id is not None and session.get(OrgUnit, subject_org_unit_id) is None:
         raise ValidationFailed("subject_org_unit_id", f"Організацію №{subject_org_unit_id} не знайдено.")
+    requester = session.get(Person, actor.requester_id) if actor.requester_id is not None else None
+    if actor.requester_id is not None and requester is None:
+        raise NotFound(f"Особу №{actor.requester_id} не знайдено.")
     if requester is not None:
         if requester.state != PersonState.ACTIVE:
             raise PersonNotActive(requester)
@@ -118,10 +180,12 @@ def create_process(
             )
     values = {
         "type": type,
+        "title": (title or title_of(type))[:300],
         "state": ProcessState.STARTING,
         "requester_person_id": requester.id if requester else None,
+        "started_by_id": actor.person_id,
         "subject_org_unit_id": subject_org_unit_id,
-        "parameters": {**(parameters or {}), "flow": flow},
+        "parameters": dict(parameters or {}),
         "idempotency_key": idempotency_key,
     }
     if idempotency_key is None:
@@ -135,6 +199,27 @@ def create_process(
     return session.scalars(select(Process).where(Process.idempotency_key == idempotency_key)).one()
 
 
+def starters_of(process: Process) -> list[int]:
+    """Who a request is from: its requester and whoever started it for them (four-eyes excludes both)."""
+    return sorted({i for i in (process.requester_person_id, process.started_by_id) if i is not None})
+
+
+def process_actor(session: Session, process: Process) -> Actor:
+    """The requester of a process as the actor of the steps taken for them (the system when none)."""
+    requester = session.get(Person, process.requester_person_id) if process.requester_person_id else None
+    if requester is None:
+        return Actor.system()
+    starter = session.get(Person, process.started_by_id) if process.started_by_id else None
+    if starter is not None and starter.id != requester.id:
+        return Actor(
+            person_id=starter.id,
+            label=starter.full_name,
+            on_behalf_of_id=requester.id,
+            on_behalf_of_label=requester.full_name,
+        )
+    return Actor(person_id=requester.id, label=requester.full_name)
+
+
 def get_process(*, session: Session, process_id: int, lock: bool = False) -> Process:
     """The process, or NotFound."""
     stmt = select(Process).where(Process.id == process_id)
@@ -146,12 +231,6 @@ def get_process(*, session: Session, process_id: int, lock: bool = False) -> Pro
     return process
 
 
-def flow_of(process: Process) -> str | None:
-    """The flow that runs this process."""
-    flow = process.parameters.get("flow")
-    return str(flow) if flow else None
-
-
 def attach_flow_run(*, session: Session, process_id: int, flow_run_id: str) -> Process:
     """Remember the flow run of a process (the first one attached stays)."""
     process = get_process(session=session, process_id=process_id, lock=True)
@@ -159,6 +238,69 @@ def attach_flow_run(*, session: Session, process_id: int, flow_run_id: str) -> P
         process.flow_run_id = flow_run_id
         process.updated_at = datetime.now(UTC)
         session.flush()
+    return process
+
+
+def check_run_version(
+    *, session: Session, process_id: int, version: str | None, known_steps: list[str]
+) -> bool:
+    """A run (re)starts on `version` of its flow: record the version it started on; when a waiting run
+    resumes on a changed flow, go on if every step the process has is still one the flow knows (by key
+    prefix), else flag the process for an operator. Whether the run may go on."""
+    process = get_process(session=session, process_id=process_id, lock=True)
+    if version is None or process.state in FINAL_STATES:
+        return process.attention is None
+    if process.flow_version is None:
+        process.flow_version = version
+        session.flush()
+        return process.attention is None
+    last = session.scalars(
+        select(AuditEntry.details)
+        .where(
+            AuditEntry.object_type == "process",
+            AuditEntry.object_id == str(process.id),
+            AuditEntry.action == "process.version_changed",
+        )
+        .order_by(AuditEntry.id.desc())
+        .limit(1)
+    ).first()
+    current = str(last["to"]) if last else process.flow_version
+    if version == current:
+        return process.attention is None
+    steps = session.scalars(select(ApprovalTask.step_key).where(ApprovalTask.process_id == process.id)).all()
+    unknown = [key for key in steps if not any(key == k or key.startswith(k) for k in known_steps)]
+    if unknown:
+        process.attention = (
+            f"Процес змінився під час очікування (версія {version}, була {current}): крок "
+            f"«{unknown[0]}» невідомий новій версії. Потрібне рішення оператора (`aikom process retry`)."
+        )[:500]
+    audit.record(
+        session=session,
+        action="process.flagged" if unknown else "process.version_changed",
+        object_type="process",
+        object_id=process.id,
+        details={"from": current, "to": version, "unknown_steps": unknown},
+        actor_label="system",
+    )
+    session.flush()
+    return not unknown
+
+
+def clear_attention(*, session: Session, process_id: int, actor: Actor) -> Process:
+    """An operator has looked at a flagged process: the reconciler takes care of it again."""
+    process = get_process(session=session, process_id=process_id, lock=True)
+    if process.attention is None:
+        raise ValidationFailed("process", f"Процес №{process_id} не позначено для оператора.")
+    reason, process.attention = process.attention, None
+    audit.record(
+        session=session,
+        action="process.retried",
+        object_type="process",
+        object_id=process.id,
+        details={"was": reason},
+        actor=actor,
+    )
+    session.flush()
     return process
 
 
@@ -183,6 +325,14 @@ def finish(*, session: Session, process_id: int, state: ProcessState, outcome: s
     process = get_process(session=session, process_id=process_id, lock=True)
     if process.state not in FINAL_STATES:
         _close(session, process, state, outcome)
+        audit.record(
+            session=session,
+            action="process.finished",
+            object_type="process",
+            object_id=process.id,
+            details={"state": state.value, "outcome": outcome},
+            actor_label="system",
+        )
     return process
 
 
@@ -198,16 +348,21 @@ def _close(session: Session, process: Process, state: ProcessState, outcome: str
 
 
 def process_title(process: Process) -> str:
-    """How people call a process: its kind and its subject («Заміна керівника: Ліцей № 3»)."""
-    if process.parameters.get("title"):
-        return str(process.parameters["title"])
-    subject = process.parameters.get("school_name")
-    kind = PROCESS_TITLES_UK[process.type]
-    return f"{kind}: {subject}" if subject else f"{kind} №{process.id}"
+    """How people call a process: its kind and its subject («Заміна керівника закладу освіти: Ліцей № 3»)."""
+    return process.title or f"{title_of(process.type)} №{process.id}"
 
 
-def notify_requester(*, session: Session, process_id: int, outcome: str, comment: str | None) -> None:
+def notify_requester(
+    *,
+    session: Session,
+    process_id: int,
+    outcome: str,
+    comment: str | None,
+    facts: list[str] | None = None,
+) -> None:
     """Email the requester how the process ended (once per process, whatever the outcome)."""
+    from aikom.services.approvals import process_link
+
     process = get_process(session=session, process_id=process_id)
     requester = session.get(Person, process.requester_person_id) if process.requester_person_id else None
     if requester is None:
@@ -221,6 +376,8 @@ def notify_requester(*, session: Session, process_id: int, outcome: str, comment
             process_title=process_title(process),
             outcome=outcome,
             comment=comment,
+            facts=facts or [],
+            link=process_link(process.id),
         ),
         idempotency_key=f"process-{process.id}-outcome",
     )
@@ -257,7 +414,10 @@ def check_may_view(*, session: Session, viewer: Person, process: Process) -> Non
     """Who may see a process: institute staff; its requester; whoever a step was assigned to or who
     decided one; a person of the subject's unit or of a unit above it (its ОУО chain, its school). An
     ОІС operator sees only its own requests. Otherwise NotInScope, without revealing anything else."""
-    if viewer.role in SEES_ALL or viewer.id == process.requester_person_id:
+    if viewer.id == process.requester_person_id or (
+        # national staff; a manager of one oblast sees that oblast (the subtree rule below)
+        viewer.role in SEES_ALL and session.get_one(OrgUnit, viewer.org_unit_id).level == OrgLevel.NATIONAL
+    ):
         return
     involved = session.scalars(
         select(ApprovalTask.id)
@@ -278,8 +438,27 @@ def check_may_view(*, session: Session, viewer: Person, process: Process) -> Non
     raise NotInScope(f"Процес №{process.id} поза вашою зоною доступу.", process_id=process.id)
 
 
+def _history_label(action: str, details: dict[str, Any], step_titles: dict[str, str] | None = None) -> str:
+    label = ACTION_LABELS_UK.get(action, action)
+    if action == "approval.decided" and details.get("decision"):
+        decided = DECISION_LABELS_UK.get(Decision(str(details["decision"])), str(details["decision"]))
+        key = str(details.get("step_key") or "")
+        # People read the step's title, never its key («approve»).
+        step = details.get("step_title") or (step_titles or {}).get(key) or key
+        label = f"рішення «{decided}» (крок {step})" if step else f"рішення «{decided}»"
+        if details.get("by") == "first_signin":
+            label = "перший вхід із КЕП виконано (крок підтверджено)"
+    elif action == "process.finished" and details.get("outcome"):
+        label = f"{label}: {details['outcome']}"
+    elif action == "process.failed" and details.get("reason"):
+        label = f"{label}: {details['reason']}"
+    if details.get("on_behalf_of_label"):
+        label += f" (від імені: {details['on_behalf_of_label']})"
+    return label
+
+
 def show_process(*, session: Session, process_id: int, viewer_id: int | None = None) -> ProcessView:
-    """The process with its human steps; with `viewer_id`, only if that person may see it."""
+    """The process with its human steps and its history; with `viewer_id`, only if that person may see it."""
     process = get_process(session=session, process_id=process_id)
     if viewer_id is not None:
         viewer = session.get(Person, viewer_id)
@@ -289,18 +468,47 @@ def show_process(*, session: Session, process_id: int, viewer_id: int | None = N
     tasks = session.scalars(
         select(ApprovalTask).where(ApprovalTask.process_id == process_id).order_by(ApprovalTask.id)
     ).all()
+    people = {
+        p.id: p.full_name
+        for p in session.scalars(
+            select(Person).where(
+                Person.id.in_(
+                    {process.requester_person_id, process.started_by_id}
+                    | {t.decided_by_id for t in tasks}
+                    | {t.claimed_by_id for t in tasks}
+                )
+            )
+        )
+    }
+    subject = session.get(OrgUnit, process.subject_org_unit_id) if process.subject_org_unit_id else None
+    open_titles = [t.title for t in tasks if t.state == TaskState.OPEN]
+    step_titles = {t.step_key: t.title for t in tasks}
+    history = [
+        HistoryEntry(
+            at=entry.at,
+            actor=entry.actor_label,
+            action=entry.action,
+            action_uk=_history_label(entry.action, entry.details, step_titles),
+        )
+        for entry in audit.process_history(session=session, process_id=process.id)
+    ]
     return ProcessView(
         id=process.id,
-        type=process.type.value,
-        flow=flow_of(process),
+        type=process.type,
+        title=process_title(process),
+        flow_version=process.flow_version,
         state=process.state.value,
         state_uk=STATE_LABELS_UK[process.state],
         current_step=process.current_step,
+        current_step_title="; ".join(open_titles) if open_titles else None,
         flow_run_id=process.flow_run_id,
         requester_person_id=process.requester_person_id,
+        requester=people.get(process.requester_person_id) if process.requester_person_id else None,
+        started_by=people.get(process.started_by_id)
+        if process.started_by_id and process.started_by_id != process.requester_person_id
+        else None,
         subject_org_unit_id=process.subject_org_unit_id,
-        # Sealed values (e.g. a РНОКПП) stay in the database: views never carry them.
-        parameters={k: v for k, v in process.parameters.items() if not k.endswith("_sealed")},
+        subject=subject.name if subject else None,
         outcome=process.outcome,
         created_at=process.created_at,
         updated_at=process.updated_at,
@@ -311,8 +519,11 @@ def show_process(*, session: Session, process_id: int, viewer_id: int | None = N
                 step_key=t.step_key,
                 title=t.title,
                 state=t.state.value,
+                state_uk=TASK_STATE_LABELS_UK[t.state],
                 decision=t.decision.value if t.decision else None,
+                decision_uk=DECISION_LABELS_UK[t.decision] if t.decision else None,
                 decided_by_id=t.decided_by_id,
+                decided_by=people.get(t.decided_by_id) if t.decided_by_id else None,
                 decided_at=t.decided_at,
                 comment=t.comment,
                 due_at=t.due_at,
@@ -320,9 +531,13 @@ def show_process(*, session: Session, process_id: int, viewer_id: int | None = N
                 allowed_roles=list(t.allowed_roles),
                 scope_org_unit_id=t.scope_org_unit_id,
                 excluded_person_id=t.excluded_person_id,
+                claimed_by=people.get(t.claimed_by_id) if t.claimed_by_id else None,
+                escalation_level=t.escalation_level,
+                shown=[(str(label), str(value)) for label, value in t.details.get("shown", [])],
             )
             for t in tasks
         ],
+        history=history,
     )
 
 
@@ -350,7 +565,11 @@ def live_processes_with_runs(*, session: Session, limit: int = 1000) -> list[Pro
     return list(
         session.scalars(
             select(Process)
-            .where(Process.state.not_in(FINAL_STATES), Process.flow_run_id.is_not(None))
+            .where(
+                Process.state.not_in(FINAL_STATES),
+                Process.flow_run_id.is_not(None),
+                Process.attention.is_(None),
+            )
             .order_by(Process.id)
             .limit(limit)
         )
@@ -375,6 +594,6 @@ def processes_of_person(*, session: Session, person_id: int, limit: int = 50) ->
         .limit(limit)
     ).all()
     return [
-        ProcessBrief(id=p.id, type=p.type.value, state_uk=STATE_LABELS_UK[p.state], created_at=p.created_at)
+        ProcessBrief(id=p.id, type=p.type, state_uk=STATE_LABELS_UK[p.state], created_at=p.created_at)
         for p in rows
     ]

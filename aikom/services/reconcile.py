@@ -2,7 +2,8 @@
 
 - wake the flow run of every decided (or expired) task that has not been woken yet — a decision made
   while Prefect was down is never lost;
-- expire overdue open tasks (the flow then runs its own expiry branch);
+- remind deciders, escalate overdue tasks up the cascade and expire those past the top level (the flow
+  then runs its own expiry branch) — `aikom.services.deadlines`; hand over the tasks of absent admins;
 - repair runs a runner shutdown left Crashed/Cancelled (or a lapsed suspension left Failed) while
   their process is still live: put them back on the schedule; the re-run skips its cached steps and
   suspends again at its step, or goes on when that step was decided meanwhile;
@@ -22,11 +23,11 @@ from enum import StrEnum
 from pydantic import BaseModel, Field
 
 from aikom.db import unit_of_work
-from aikom.deployments import DEPLOYMENTS, deployment_for
+from aikom.deployments import all_deployments, deployment_for
 from aikom.models import TaskState
 from aikom.orchestration import adapter
 from aikom.orchestration.adapter import OrchestratorUnavailable, ResumeResult, RunStateType, step_of_pause_key
-from aikom.services import approvals, housekeeping, processes
+from aikom.services import absence, approvals, deadlines, housekeeping, processes
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,9 @@ class ReconcileReport(BaseModel):
     """What one reconciliation pass did."""
 
     expired: list[int] = Field(default_factory=list)
+    reminded: list[int] = Field(default_factory=list)
+    escalated: list[int] = Field(default_factory=list)
+    handed_over: list[int] = Field(default_factory=list)
     resumed: list[int] = Field(default_factory=list)
     waiting_for_run: list[int] = Field(default_factory=list)
     repaired: list[int] = Field(default_factory=list)
@@ -119,9 +123,7 @@ def launch_process(process_id: int, *, db_url: str | None = None, api_url: str |
         process = processes.get_process(session=session, process_id=process_id)
         if process.flow_run_id:
             return process.flow_run_id
-        flow = processes.flow_of(process)
-    if flow is None:
-        raise ValueError(f"process {process_id} names no flow")
+        flow = process.type  # a process type's flow carries its name
     flow_run_id = adapter.start_run(
         deployment_for(flow),
         {"process_id": process_id},
@@ -176,7 +178,7 @@ def crash_orphaned_runs(*, api_url: str | None = None) -> list[str]:
     "running" forever. Marked Crashed, the repair pass re-runs it like any run a shutdown interrupted.
     (With Prefect workers on several machines, their own crash detection does this instead.)
     """
-    names = [spec.full_name for spec in DEPLOYMENTS]
+    names = [spec.full_name for spec in all_deployments()]
     crashed: list[str] = []
     while True:
         runs = adapter.find_runs(deployments=names, states=ORPHAN_STATES, limit=BATCH, api_url=api_url)
@@ -196,9 +198,13 @@ def reconcile(
     """One reconciliation pass (safe to run any time, from any number of places)."""
     now = now or datetime.now(UTC)
     report = ReconcileReport()
-    # 1. Expire overdue tasks (database only: works while Prefect is down).
+    # 1. Deadlines: remind, escalate overdue steps up the cascade, expire what is past its top level;
+    #    hand over the tasks of absent admins (database only: works while Prefect is down).
     with unit_of_work(db_url) as session:
-        report.expired = approvals.expire_overdue(session=session, now=now)
+        deadline_report = deadlines.run_deadlines(session=session, now=now)
+        report.expired, report.reminded = deadline_report.expired, deadline_report.reminded
+        report.escalated = deadline_report.escalated
+        report.handed_over = absence.hand_over_due(session=session, now=now)
         candidates = approvals.tasks_to_resume(session=session)
         report.purged = housekeeping.purge_expired(session=session, now=now)
     if not adapter.is_available(api_url):

@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from aikom.core.errors import ValidationFailed
@@ -22,18 +22,14 @@ from aikom.core.kep.verify import Verification, verify_detached
 from aikom.models import (
     Account,
     AccountState,
-    ApprovalTask,
-    Decision,
-    OrgLevel,
     OrgUnit,
     Person,
     PersonState,
     SigninAttempt,
     SigninChallenge,
-    TaskState,
 )
-from aikom.services import audit
-from aikom.services.approvals import FIRST_SIGNIN_STEP
+from aikom.services import approvals, audit
+from aikom.services.org import effective_edrpou
 from aikom.services.persons import find_persons_by_rnokpp
 from aikom.settings import Settings
 
@@ -107,14 +103,6 @@ def issue_challenge(*, session: Session, settings: Settings, now: datetime | Non
     session.add(SigninChallenge(nonce=nonce, created_at=now, expires_at=expires_at))
     session.flush()
     return Challenge(nonce=nonce, expires_at=expires_at)
-
-
-def effective_edrpou(session: Session, unit: OrgUnit) -> str | None:
-    """The ЄДРПОУ a unit's staff sign with: its own, or for a branch without one, its hub's."""
-    if unit.edrpou or unit.level != OrgLevel.BRANCH or unit.parent_id is None:
-        return unit.edrpou
-    hub = session.get(OrgUnit, unit.parent_id)
-    return hub.edrpou if hub else None
 
 
 def sign_in(
@@ -242,7 +230,7 @@ def _attempt(
             actor_person_id=person.id,
             actor_label=person.full_name,
         )
-    decided = _confirm_first_signin_steps(session, person, now) if activated else ()
+    decided = approvals.confirm_first_signin(session=session, person=person, now=now) if activated else ()
     if account.state == AccountState.PENDING:
         account.state = AccountState.ACTIVE
         audit.record(
@@ -272,27 +260,6 @@ def _attempt(
         verification=verification,
         decided_task_ids=decided,
     )
-
-
-def _confirm_first_signin_steps(session: Session, person: Person, now: datetime) -> tuple[int, ...]:
-    """Decide every open first-sign-in step assigned to `person` (the sign-in is the verification)."""
-    rows = session.execute(
-        update(ApprovalTask)
-        .where(
-            ApprovalTask.assignee_person_id == person.id,
-            ApprovalTask.step_key == FIRST_SIGNIN_STEP,
-            ApprovalTask.state == TaskState.OPEN,
-        )
-        .values(
-            state=TaskState.DECIDED,
-            decision=Decision.CONFIRM,
-            decided_by_id=person.id,
-            decided_at=now,
-            comment="Перший вхід із КЕП виконано.",
-        )
-        .returning(ApprovalTask.id)
-    ).scalars()
-    return tuple(rows)
 
 
 def _unit_edrpou(session: Session, person: Person) -> str | None:

@@ -167,7 +167,7 @@ def prepare(settings: Settings) -> dict[str, Any]:
     report["imports"] = import_registers_if_empty(settings)
     report["org_units"] = org_counts()
     if settings.demo_mode:
-        from aikom.services.demo import seed_demo
+        from aikom.demo.persons import seed_demo
 
         with unit_of_work() as session:
             demo = seed_demo(session=session, settings=settings)
@@ -271,6 +271,7 @@ def launch_dashboard(settings: Settings, timeout: float = 60.0) -> ChildProcess:
         "--server.address", "127.0.0.1", "--server.port", str(settings.dashboard_port),
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
         "--server.fileWatcherType", "none", "--client.toolbarMode", "minimal",
+        "--server.maxUploadSize", str(max(1, -(-settings.max_signature_bytes // 2**20))),  # MB, rounded up
     ]  # fmt: skip
     log_path = logs_dir(settings) / "dashboard.log"
     dashboard = ChildProcess(

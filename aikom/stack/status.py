@@ -70,11 +70,11 @@ def status(settings: Settings) -> dict[str, Any]:
     components["prefect_server"] = {"ok": http_ok(api + "/health"), "url": api.removesuffix("/api")}
     runner_ok = False
     if components["prefect_server"]["ok"]:
-        from aikom.deployments import DEPLOYMENTS
+        from aikom.deployments import all_deployments
         from aikom.orchestration.adapter import OrchestratorUnavailable, deployment_ready
 
         try:
-            runner_ok = all(deployment_ready(spec.full_name) for spec in DEPLOYMENTS)
+            runner_ok = all(deployment_ready(spec.full_name) for spec in all_deployments())
         except OrchestratorUnavailable:
             runner_ok = False
     components["runner"] = {"ok": runner_ok}

@@ -56,3 +56,10 @@ def apply_deputy_decision(process_id: int, deputy_id: int, keep: bool) -> None:
         directors.apply_deputy_decision(
             session=session, process_id=process_id, deputy_id=deputy_id, keep=keep
         )
+
+
+@task(name="notify-replacement-outcome", cache_policy=STEP_CACHE, persist_result=True, **RETRIES)
+def notify_replacement_outcome(process_id: int) -> None:
+    """Tell the requester, the former director and each deactivated deputy how it ended."""
+    with unit_of_work() as session:
+        directors.notify_outcome(session=session, process_id=process_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
 from aikom.core.errors import DomainError
@@ -40,11 +41,16 @@ def load_process(process_id: int) -> ProcessFacts:
         p = processes.get_process(session=session, process_id=process_id)
         return ProcessFacts(
             id=p.id,
-            type=p.type.value,
+            type=p.type,
             requester_person_id=p.requester_person_id,
             subject_org_unit_id=p.subject_org_unit_id,
             parameters=dict(p.parameters),
         )
+
+
+class FlowChangedUnderTheRun(RuntimeError):
+    """The flow changed while the run waited and no longer knows a step the process has: the process is
+    flagged for an operator, and the reconciler leaves it alone."""
 
 
 @task(name="mark-process-running", cache_policy=STEP_CACHE, persist_result=True, **RETRIES)
@@ -55,6 +61,22 @@ def mark_process_running(process_id: int, step: str) -> None:
     with unit_of_work() as session:
         processes.attach_flow_run(session=session, process_id=process_id, flow_run_id=str(flow_run.id))
         processes.mark_step(session=session, process_id=process_id, state=ProcessState.RUNNING, step=step)
+
+
+@task(name="check-flow-version", cache_policy=NO_CACHE, persist_result=False, retries=0)
+def check_flow_version(process_id: int, known_steps: list[str]) -> None:
+    """Every (re)start of the run: record the flow version it started on; a run resumed on a changed flow
+    goes on only if the flow still knows every step the process has (else: flagged, stop)."""
+    from prefect.runtime import deployment
+
+    with unit_of_work() as session:
+        ok = processes.check_run_version(
+            session=session, process_id=process_id, version=deployment.version, known_steps=known_steps
+        )
+    if not ok:
+        raise FlowChangedUnderTheRun(
+            f"process {process_id} needs an operator: its flow changed under the run"
+        )
 
 
 @task(name="finish-process", cache_policy=STEP_CACHE, persist_result=True, **RETRIES)

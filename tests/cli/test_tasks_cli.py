@@ -17,8 +17,8 @@ from aikom.cli.main import app
 from aikom.core import pki
 from aikom.core.decisions import DecisionDocument
 from aikom.db import unit_of_work
+from aikom.demo.persons import DemoPerson
 from aikom.models import ApprovalTask, OrgLevel, OrgUnit, Person, PersonRole, SignedDecision, TaskState
-from aikom.services.demo import DemoPerson
 from aikom.services.persons import read_rnokpp
 from aikom.settings import Settings, get_settings
 from tests import factories as f

@@ -13,8 +13,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from aikom.db import unit_of_work
+from aikom.demo.persons import DemoPerson, seed_demo
 from aikom.migrate import upgrade_database
-from aikom.services.demo import DemoPerson, seed_demo
 from aikom.settings import Settings, get_settings
 from tests import factories as f
 from tests.conftest import _server_url

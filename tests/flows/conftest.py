@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from aikom.db import ensure_database, unit_of_work
-from aikom.models import Account, Decision, OrgLevel, Person, PersonRole, ProcessType
+from aikom.models import Account, Decision, OrgLevel, Person, PersonRole
 from aikom.orchestration import adapter
 from aikom.orchestration.engine import Engine, start_engine
 from aikom.orchestration.server import asyncpg_url
@@ -172,9 +172,8 @@ def start_demo(database_url: str, api_url: str, world: World) -> StartDemo:
             requester = s.get(Person, world.requester)
             process = processes.create_process(
                 session=s,
-                type=ProcessType.SUPPORT_REQUEST,
-                flow="demo-approval",
-                requester=requester,
+                type="demo-approval",
+                actor=factories.actor(requester),
                 subject_org_unit_id=world.hromada,
                 parameters={"due_in_seconds": due_in_seconds} if due_in_seconds else {},
             )

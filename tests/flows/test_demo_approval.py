@@ -41,7 +41,7 @@ def test_approve_path_completes(
 
     code, listed = cli("tasks", "list", "--as", str(world.approver))
     assert code == 0
-    assert started.task_id in [row["task_id"] for row in listed]
+    assert started.task_id in [row["task_id"] for row in listed["rows"]]
 
     code, decided = cli_decide(started.task_id, world.approver, Decision.APPROVE, "Погоджую")
     assert code == 0, decided
@@ -85,7 +85,7 @@ def test_self_approval_is_refused(start_demo: StartDemo, world: World, cli: CliC
     started = start_demo()
 
     code, listed = cli("tasks", "list", "--as", str(world.requester))
-    assert started.task_id not in [row["task_id"] for row in listed]
+    assert started.task_id not in [row["task_id"] for row in listed["rows"]]
     code, refused = cli(
         "tasks", "decide", str(started.task_id), "--as", str(world.requester), "--decision", "approve"
     )  # fmt: skip
@@ -103,7 +103,7 @@ def test_out_of_scope_decider_is_refused(
     started = start_demo()
 
     code, listed = cli("tasks", "list", "--as", str(world.outsider))
-    assert started.task_id not in [row["task_id"] for row in listed]
+    assert started.task_id not in [row["task_id"] for row in listed["rows"]]
     code, refused = cli(
         "tasks", "decide", str(started.task_id), "--as", str(world.outsider), "--decision", "approve"
     )  # fmt: skip

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from aikom.db import session_factory, unit_of_work
 from aikom.mail.delivery import deliver_pending_sync
 from aikom.mail.sink import read_mailbox, start_sink
+from aikom.mail.templates import render
 from aikom.models import (
     AccessKey,
     Account,
@@ -32,6 +33,7 @@ from aikom.models import (
 )
 from aikom.orchestration import adapter
 from aikom.services.approvals import FIRST_SIGNIN_STEP
+from aikom.services.directors import facts_of
 from aikom.services.keys import issue_account_keys
 from aikom.services.reconcile import reconcile
 from aikom.settings import Settings
@@ -243,6 +245,24 @@ def test_director_replacement_with_signed_decisions_and_first_signin(
         deputy = s.get_one(Person, school.deputy)
         assert deputy.state == PersonState.ACTIVE and deputy.appointed_by_id == new_id
     assert "process_outcome" in _emails_of(database_url, school.requester)
+    # The requester learns who the new director is and the deputy's fate; the former director is told;
+    # no message carries a full РНОКПП.
+    with unit_of_work(database_url) as s:
+        outcome = s.scalars(
+            select(EmailMessage).where(EmailMessage.idempotency_key == f"process-{process_id}-outcome")
+        ).one()
+        facts = outcome.variables["facts"]
+        deputy_name = s.get_one(Person, school.deputy).full_name
+        everyone = [
+            s.get_one(Person, i).email
+            for i in (school.requester, school.approver, school.former_director, school.deputy, new_id)
+        ]
+        sent = s.scalars(select(EmailMessage).where(EmailMessage.to_address.in_(everyone))).all()
+        rendered = [render(m.template, m.variables) for m in sent]
+    assert any(new_name in fact for fact in facts)
+    assert f"Заступник {deputy_name}: повноваження підтверджено новим керівником." in facts
+    assert "person_notice" in _emails_of(database_url, school.former_director)
+    assert all(new_rnokpp not in part for r in rendered for part in (r.subject, r.text, r.html))
 
     # The school's keys are untouched: a replacement changes persons only.
     assert _keys(database_url, school.account_id) == keys_before
@@ -294,7 +314,7 @@ def test_rejected_replacement_changes_nobody_and_tells_the_requester(
     assert view.state == "rejected"
     with unit_of_work(database_url) as s:
         assert s.get_one(Person, school.former_director).state == PersonState.ACTIVE
-        assert "new_director_id" not in s.get_one(Process, process_id).parameters
+        assert facts_of(s.get_one(Process, process_id)).new_director_id is None  # nobody was appointed
         outcome = s.scalars(
             select(EmailMessage).where(EmailMessage.idempotency_key == f"process-{process_id}-outcome")
         ).one()
@@ -364,7 +384,7 @@ def test_a_school_closed_while_the_approval_waits_stops_the_process_at_once(
     assert view.outcome is not None and "Заклад освіти не діє" in view.outcome
     with unit_of_work(database_url) as s:
         assert s.get_one(Person, school.former_director).state == PersonState.ACTIVE
-        assert "new_director_id" not in s.get_one(Process, process_id).parameters
+        assert facts_of(s.get_one(Process, process_id)).new_director_id is None  # nobody was appointed
         told = s.scalars(
             select(EmailMessage).where(EmailMessage.idempotency_key == f"process-{process_id}-outcome")
         ).one()

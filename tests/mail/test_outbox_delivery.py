@@ -13,7 +13,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from aikom.mail.delivery import deliver_pending_sync
 from aikom.mail.sink import read_mailbox, start_sink
-from aikom.mail.templates import MailCheck, ProcessOutcome, render
+from aikom.mail.templates import (
+    ApprovalNotice,
+    ApprovalRequested,
+    MailCheck,
+    PersonNotice,
+    ProcessOutcome,
+    render,
+)
 from aikom.models import EmailMessage, EmailState
 from aikom.services.outbox import enqueue
 from aikom.settings import Settings
@@ -154,3 +161,58 @@ def test_templates_render_in_ukrainian_with_optional_comment() -> None:
     assert rendered.subject == "АІКОМ: «Заміна керівника» — відхилено"
     assert "Коментар: Неповні дані" in rendered.text
     assert "Неповні дані" in rendered.html
+
+
+def test_a_task_email_names_the_requester_and_links_the_task() -> None:
+    rendered = render(
+        "approval_requested",
+        ApprovalRequested(
+            recipient_name="Петро",
+            task_title="Погодити заміну керівника: Ліцей № 3",
+            process_title="Заміна керівника закладу освіти: Ліцей № 3",
+            requester="Поліщук Світлана Андріївна",
+            due="05.12.2026 18:00 за київським часом",
+            task_id=42,
+            link="http://127.0.0.1:8501/tasks?task=42",
+        ).model_dump(),
+    )
+    assert "ініціатор: Поліщук Світлана Андріївна" in rendered.text
+    assert "до 05.12.2026 18:00 за київським часом" in rendered.text
+    assert "http://127.0.0.1:8501/tasks?task=42" in rendered.text
+    assert 'href="http://127.0.0.1:8501/tasks?task=42"' in rendered.html
+
+
+def test_notices_and_outcome_facts_are_text_never_markup() -> None:
+    notice = render(
+        "approval_notice",
+        ApprovalNotice(
+            recipient_name="Олена",
+            subject="нагадування: завдання чекає рішення",
+            reason="Минула половина строку розгляду.",
+            task_title="<b>Погодження</b>",
+            process_title="Демонстраційний запит",
+            due="05.12.2026 18:00 за київським часом",
+            task_id=7,
+        ).model_dump(),
+    )
+    assert notice.subject == "АІКОМ: нагадування: завдання чекає рішення — <b>Погодження</b>"  # plain text
+    assert "Минула половина строку розгляду." in notice.text
+    assert "&lt;b&gt;Погодження&lt;/b&gt;" in notice.html and "<b>Погодження</b>" not in notice.html
+    person = render(
+        "person_notice",
+        PersonNotice(
+            recipient_name="Андрій", subject="ваші повноваження припинено", lines=["[Увійти](http://evil.ua)"]
+        ).model_dump(),
+    )
+    assert "[Увійти](http://evil.ua)" in person.text and "<a " not in person.html
+    outcome = render(
+        "process_outcome",
+        ProcessOutcome(
+            recipient_name="Ірина",
+            process_title="Заміна керівника",
+            outcome="завершено",
+            facts=["Новий керівник: Нова Директорка", "Заступник Руденко: деактивовано новим керівником."],
+        ).model_dump(),
+    )
+    assert "- Новий керівник: Нова Директорка" in outcome.text
+    assert "Заступник Руденко: деактивовано новим керівником." in outcome.html

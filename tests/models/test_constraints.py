@@ -148,3 +148,19 @@ def test_audit_log_refuses_update_and_delete(session: Session) -> None:
         session.execute(update(AuditEntry).where(AuditEntry.id == entry.id).values(action="edited"))
     with pytest.raises(DBAPIError, match="append-only"), session.begin_nested():
         session.execute(delete(AuditEntry).where(AuditEntry.id == entry.id))
+
+
+def test_each_unit_knows_its_lineage_and_a_move_carries_its_subtree(session: Session) -> None:
+    units = f.cascade(session)
+    ids = [units[level].id for level in ("national", "oblast", "rayon", "hromada", "school")]
+    assert units["school"].lineage == ids  # kept by the database, from the root down
+    other_rayon = f.org_unit(session, level=OrgLevel.RAYON, parent=units["oblast"])
+
+    units["hromada"].parent_id = other_rayon.id  # a hromada moved to another rayon
+    session.flush()
+    for unit in units.values():
+        session.refresh(unit)
+
+    assert units["hromada"].lineage == [ids[0], ids[1], other_rayon.id, ids[3]]
+    assert units["school"].lineage == [ids[0], ids[1], other_rayon.id, ids[3], ids[4]]
+    assert units["rayon"].lineage == ids[:3]

@@ -29,7 +29,7 @@ from aikom.models import (
     SignedDecision,
     TaskState,
 )
-from aikom.services import approvals
+from aikom.services import approvals, queue
 from aikom.services.approvals import (
     AlreadyDecided,
     ApprovalOverdue,
@@ -39,6 +39,7 @@ from aikom.services.approvals import (
     PersonNotActive,
     SelfApprovalForbidden,
     SignedPayload,
+    TaskClaimedByOther,
 )
 from aikom.services.decisions import (
     DecisionDocumentMismatch,
@@ -269,7 +270,10 @@ def test_opening_a_task_emails_every_decider_but_not_the_requester(session: Sess
     assert mails[0].template == "approval_requested"
     assert mails[0].variables["task_id"] == s.task.id
     assert mails[0].variables["recipient_name"] == s.approver.full_name
-    assert mails[0].variables["process_title"] == "Звернення до служби підтримки"
+    assert mails[0].variables["process_title"] == "Демонстраційний запит на погодження"
+    # It names who asks and links the task itself.
+    assert mails[0].variables["requester"] == s.requester.full_name
+    assert mails[0].variables["link"].endswith(f"/tasks?task={s.task.id}")
 
 
 def test_deciders_are_the_active_persons_who_may_decide(session: Session) -> None:
@@ -396,16 +400,44 @@ def test_list_shows_only_tasks_the_person_may_decide(session: Session) -> None:
     assert not listed(s.director)
 
 
-def test_expire_overdue_marks_only_overdue_open_tasks(session: Session) -> None:
-    s = _setup(session, due_in_seconds=60)
-    fresh = _setup(session, due_in_seconds=3600)
+def test_a_colleague_may_not_decide_a_task_someone_claimed(session: Session, signing_pki: SigningPki) -> None:
+    s = _setup(session)
+    colleague = f.person(session, _account_of(session, s.approver), role=PersonRole.OBLAST_ADMIN,
+                         rnokpp=f.rnokpp())  # fmt: skip
+    queue.claim(session=session, task_id=s.task.id, actor=s.approver)
 
-    expired = approvals.expire_overdue(session=session, now=datetime.now(UTC) + timedelta(minutes=2))
+    with pytest.raises(TaskClaimedByOther) as refused:
+        decide_signed(session, signing_pki, task_id=s.task.id, actor=colleague, decision=Decision.APPROVE)
 
-    assert s.task.id in expired
-    assert fresh.task.id not in expired
-    session.expire_all()
-    assert session.get_one(ApprovalTask, s.task.id).state == TaskState.EXPIRED
+    assert f"взяв у роботу {s.approver.full_name}" in refused.value.message_uk
+    assert session.get_one(ApprovalTask, s.task.id).state == TaskState.OPEN
+    task = decide_signed(session, signing_pki, task_id=s.task.id, actor=s.approver, decision=Decision.APPROVE)
+    assert task.decided_by_id == s.approver.id
+
+
+def test_four_eyes_excludes_whoever_started_the_request_for_the_requester(session: Session) -> None:
+    c = f.cascade(session, with_edrpou=True)
+    requester = f.person(session, f.account(session, c["hromada"]), role=PersonRole.HROMADA_ADMIN)
+    institute = f.account(session, c["national"])
+    agent = f.person(session, institute, role=PersonRole.INSTITUTE_ADMIN)  # acts on the requester's behalf
+    colleague = f.person(session, institute, role=PersonRole.INSTITUTE_ADMIN)
+    process, task = f.approval_task(
+        session,
+        requester=requester,
+        subject=c["hromada"],
+        scope=c["hromada"],
+        allowed_roles=[PersonRole.INSTITUTE_ADMIN, PersonRole.HROMADA_ADMIN],
+        started_by=agent,
+    )
+    assert (process.requester_person_id, process.started_by_id) == (requester.id, agent.id)
+
+    for starter in (requester, agent):
+        with pytest.raises(SelfApprovalForbidden):
+            approvals.check_may_decide(session=session, task=task, actor=starter, decision=Decision.APPROVE)
+        assert task.id not in [t.id for t in approvals.list_tasks_for(session=session, actor=starter)]
+    approvals.check_may_decide(session=session, task=task, actor=colleague, decision=Decision.APPROVE)
+    # Only the colleague is asked (emailed) to decide it.
+    assert [p.id for p in approvals.deciders_of(session, task)] == [colleague.id]
 
 
 def test_two_simultaneous_decisions_exactly_one_wins(database_url: str, signing_pki: SigningPki) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
-from aikom.services.demo import DemoModeOff, demo_sign, load_demo_persons, seed_demo
+from aikom.demo.persons import DemoModeOff, demo_sign, load_demo_persons, seed_demo
 from aikom.services.signin import issue_challenge, sign_in
 from aikom.services.trust import current_trust_list
 from aikom.settings import Settings

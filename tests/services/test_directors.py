@@ -4,32 +4,42 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aikom.core import pki
-from aikom.core.errors import NotInScope, RoleNotAllowed, ValidationFailed
+from aikom.core.errors import NotInScope, RoleNotAllowed
 from aikom.core.kep import TrustList
+from aikom.core.validation import validation_message_uk
+from aikom.mail.templates import render
 from aikom.models import (
     AccessKey,
     AccountState,
     ApprovalTask,
+    AuditEntry,
+    Decision,
     EmailMessage,
+    OrgUnit,
     PersonRole,
     PersonState,
+    Process,
     TaskState,
 )
 from aikom.models.account import Account, Person
-from aikom.services import directors
-from aikom.services.approvals import FIRST_SIGNIN_STEP
-from aikom.services.directors import NewDirector, ReplacementAlreadyRunning, SameDirector
+from aikom.processes.director_replacement import DirectorReplacementParams
+from aikom.services import approvals, directors
+from aikom.services.approvals import FIRST_SIGNIN_STEP, ApprovalRequest, SelfApprovalForbidden
+from aikom.services.directors import ReplacementAlreadyRunning, SameDirector
 from aikom.services.keys import issue_account_keys
 from aikom.services.persons import PersonData, create_person, read_rnokpp
 from aikom.services.signin import issue_challenge, sign_in
 from aikom.settings import Settings
 from tests import factories as f
+from tests.signing import SigningPki, decide_signed
 
 SCHOOL_EDRPOU = "20077720"
 NEW_RNOKPP = "2345678902"
@@ -86,8 +96,8 @@ def world(session: Session) -> dict[str, object]:
     }
 
 
-def _form(**overrides: object) -> NewDirector:
-    data: dict[str, object] = {
+def _new_director(**overrides: object) -> dict[str, Any]:
+    data: dict[str, Any] = {
         "full_name": "Нова Директорка Оксана",
         "rnokpp": NEW_RNOKPP,
         "email": "new@example.org",
@@ -95,76 +105,131 @@ def _form(**overrides: object) -> NewDirector:
         "order_date": date(2026, 11, 1),
     }
     data.update(overrides)
-    return NewDirector.model_validate(data)
+    return data
+
+
+def _form(school: str = SCHOOL_EDRPOU, **overrides: object) -> DirectorReplacementParams:
+    return DirectorReplacementParams.model_validate(
+        {"school": school, "new_director": _new_director(**overrides)}
+    )
+
+
+def _start(session: Session, actor: Person, school: str = SCHOOL_EDRPOU, **overrides: object) -> Process:
+    return directors.start_replacement(
+        session=session, actor=f.actor(actor), params=_form(school, **overrides)
+    )
+
+
+def _processes_of(session: Session, school: OrgUnit) -> list[Process]:
+    return list(session.scalars(select(Process).where(Process.subject_org_unit_id == school.id)))
 
 
 def test_start_creates_the_process_without_clear_rnokpp(session: Session, world: dict) -> None:
-    process = directors.start_replacement(
-        session=session, actor=world["admin_1"], school_id=world["school"].id, new_director=_form()
-    )
+    process = _start(session, world["admin_1"])
     assert process.parameters["new_director"]["full_name"] == "Нова Директорка Оксана"
     assert NEW_RNOKPP not in str(process.parameters)
     assert process.parameters["former_director_id"] == world["old"].id
+    assert process.title == f"Заміна керівника закладу освіти: {world['school'].name}"
+    assert (process.requester_person_id, process.started_by_id) == (world["admin_1"].id, world["admin_1"].id)
+    # The school may be named by its number as well as by its ЄДРПОУ.
+    assert directors.facts_of(process).school_id == world["school"].id
 
 
 @pytest.mark.parametrize(
-    ("overrides", "field"),
+    ("overrides", "label"),
     [
-        ({"email": "not-an-email"}, "email"),
-        ({"rnokpp": "1234567890"}, "rnokpp"),
-        ({"full_name": "Я"}, "full_name"),
-        ({"order_no": " "}, "order_no"),
-        ({"order_date": date.today() + timedelta(days=3)}, "appointment_order_date"),
+        ({"email": "not-an-email"}, "Електронна пошта"),
+        ({"rnokpp": "1234567890"}, "РНОКПП"),
+        ({"full_name": "Я"}, "ПІБ"),
+        ({"order_no": " "}, "Номер наказу"),
+        ({"order_date": date.today() + timedelta(days=3)}, "Дата наказу"),
     ],
 )
 def test_bad_form_names_the_field_and_changes_nothing(
-    session: Session, world: dict, overrides: dict, field: str
+    session: Session, world: dict, overrides: dict, label: str
 ) -> None:
-    with pytest.raises(ValidationFailed) as error:
-        directors.start_replacement(
-            session=session,
-            actor=world["admin_1"],
-            school_id=world["school"].id,
-            new_director=_form(**overrides),
-        )
-    assert error.value.field == field
-    assert error.value.message_uk
+    with pytest.raises(ValidationError) as error:
+        _form(**overrides)
+    message = validation_message_uk(error.value)
+    assert message.startswith(f"{label}: ") and ";" not in message  # that field only
+    assert _processes_of(session, world["school"]) == []
+
+
+def test_every_missing_field_of_the_new_director_is_named_at_once() -> None:
+    with pytest.raises(ValidationError) as error:
+        DirectorReplacementParams.model_validate({"school": SCHOOL_EDRPOU, "new_director": {}})
+    message = validation_message_uk(error.value)
+    for label in ("ПІБ", "РНОКПП", "Електронна пошта", "Номер наказу", "Дата наказу"):
+        assert f"{label}: обов'язкове поле" in message
+
+
+@pytest.mark.parametrize("name", ["[Іван Петренко](https://evil.example)", "Іван Петренко 2", "**Іван**"])
+def test_a_name_with_markup_or_digits_is_refused(name: str) -> None:
+    with pytest.raises(ValidationError) as error:
+        _form(full_name=name)
+    assert validation_message_uk(error.value) == "ПІБ: лише літери, апостроф, дефіс, пробіл і крапка."
 
 
 def test_only_the_managing_ouo_may_start(session: Session, world: dict) -> None:
     other_hromada = f.org_unit(session, level=world["units"]["hromada"].level, parent=world["units"]["rayon"])
     stranger = _admin(session, f.account(session, other_hromada), "Чужий Адмін", "3000002006")
     with pytest.raises(NotInScope):
-        directors.start_replacement(
-            session=session, actor=stranger, school_id=world["school"].id, new_director=_form()
-        )
+        _start(session, stranger)
     with pytest.raises(RoleNotAllowed):
-        directors.start_replacement(
-            session=session, actor=world["deputy"], school_id=world["school"].id, new_director=_form()
+        _start(session, world["deputy"])
+    assert _processes_of(session, world["school"]) == []
+
+
+def test_the_support_desk_starts_it_on_the_managing_admins_behalf(session: Session, world: dict) -> None:
+    agent = f.person(session, f.account(session, world["units"]["national"]), role=PersonRole.SUPPORT_AGENT)
+    admin = world["admin_1"]
+
+    process = directors.start_replacement(
+        session=session, actor=f.actor(agent, on_behalf_of=admin), params=_form()
+    )
+
+    assert (process.requester_person_id, process.started_by_id) == (admin.id, agent.id)
+    entry = session.scalars(
+        select(AuditEntry).where(
+            AuditEntry.action == "director_replacement.started", AuditEntry.object_id == str(process.id)
         )
+    ).one()
+    assert (entry.actor_person_id, entry.actor_label) == (agent.id, agent.full_name)
+    assert entry.details["on_behalf_of"] == admin.id
+    assert entry.details["on_behalf_of_label"] == admin.full_name
+    # The approval step as the flow opens it: neither the requester nor the agent may decide it.
+    colleague = _admin(session, world["hromada_acc"], "Савченко Петро", "3000003005")
+    role, unit = directors.approver_scope(session, process)
+    assert (role, unit) == (PersonRole.HROMADA_ADMIN, world["units"]["hromada"].id)
+    task = approvals.create_task(
+        session=session,
+        request=ApprovalRequest(
+            process_id=process.id,
+            step_key="approve",
+            title="Погодити заміну керівника",
+            allowed_roles=[role],
+            scope_org_unit_id=unit,
+            excluded_person_id=process.requester_person_id,
+            due_business_days=5,
+        ),
+    )
+    with pytest.raises(SelfApprovalForbidden):
+        approvals.check_may_decide(session=session, task=task, actor=admin, decision=Decision.APPROVE)
+    with pytest.raises(RoleNotAllowed):
+        approvals.check_may_decide(session=session, task=task, actor=agent, decision=Decision.APPROVE)
+    approvals.check_may_decide(session=session, task=task, actor=colleague, decision=Decision.APPROVE)
 
 
 def test_one_replacement_at_a_time_and_not_the_same_person(session: Session, world: dict) -> None:
     with pytest.raises(SameDirector):
-        directors.start_replacement(
-            session=session,
-            actor=world["admin_1"],
-            school_id=world["school"].id,
-            new_director=_form(rnokpp=OLD_RNOKPP),
-        )
-    directors.start_replacement(
-        session=session, actor=world["admin_1"], school_id=world["school"].id, new_director=_form()
-    )
+        _start(session, world["admin_1"], rnokpp=OLD_RNOKPP)
+    _start(session, world["admin_1"], school=str(world["school"].id))
     with pytest.raises(ReplacementAlreadyRunning):
-        directors.start_replacement(
-            session=session, actor=world["admin_1"], school_id=world["school"].id, new_director=_form()
-        )
+        _start(session, world["admin_1"])
 
 
 def test_approver_is_another_admin_of_the_ouo_else_the_parent(session: Session, world: dict) -> None:
-    process = directors.start_replacement(
-        session=session, actor=world["admin_1"], school_id=world["school"].id, new_director=_form()
-    )
+    process = _start(session, world["admin_1"])
     role, unit = directors.approver_scope(session, process)
     assert (role, unit) == (PersonRole.RAYON_ADMIN, world["units"]["rayon"].id)
     _admin(session, world["hromada_acc"], "Савченко Петро", "3000003005")
@@ -173,9 +238,7 @@ def test_approver_is_another_admin_of_the_ouo_else_the_parent(session: Session, 
 
 
 def test_apply_replaces_persons_keeps_keys_and_is_idempotent(session: Session, world: dict) -> None:
-    process = directors.start_replacement(
-        session=session, actor=world["admin_1"], school_id=world["school"].id, new_director=_form()
-    )
+    process = _start(session, world["admin_1"])
     keys_before = session.scalars(
         select(
             AccessKey.public_id,
@@ -206,9 +269,7 @@ def test_first_sign_in_of_the_new_director_closes_the_step(
 ) -> None:
     settings = Settings(data_dir=tmp_path)
     pki.init(settings.pki_dir)
-    process = directors.start_replacement(
-        session=session, actor=world["admin_1"], school_id=world["school"].id, new_director=_form()
-    )
+    process = _start(session, world["admin_1"])
     new_id = directors.apply_replacement(session=session, process_id=process.id)
     cert = pki.issue_person(
         settings.pki_dir, name="Нова Директорка", edrpou=SCHOOL_EDRPOU, rnokpp=NEW_RNOKPP, title="Директор"
@@ -238,9 +299,7 @@ def test_deputies_of_the_former_director_are_reviewed(session: Session, world: d
         actor_label="test",
         appointed_by_id=world["old"].id,
     )
-    process = directors.start_replacement(
-        session=session, actor=world["admin_1"], school_id=world["school"].id, new_director=_form()
-    )
+    process = _start(session, world["admin_1"])
     new_id = directors.apply_replacement(session=session, process_id=process.id)
     reviewed = directors.open_deputy_reviews(session=session, process_id=process.id)
     assert [p.id for p in reviewed] == [world["deputy"].id, other.id]
@@ -269,9 +328,79 @@ def test_a_school_without_an_account_cannot_have_its_director_replaced(session: 
         managing_body_id=world["units"]["hromada"].id,
     )
     with pytest.raises(directors.SchoolWithoutAccount) as refused:
-        directors.start_replacement(
-            session=session, actor=world["admin_1"], school_id=other.id, new_director=_form()
-        )
+        _start(session, world["admin_1"], school=str(other.id))
     assert "облікового запису" in refused.value.message_uk
     listed = [s.id for s in directors.managed_schools(session=session, actor=world["admin_1"])]
     assert world["school"].id in listed and other.id not in listed
+
+
+def test_the_outcome_emails_tell_each_person_what_changed_and_never_a_full_rnokpp(
+    session: Session, world: dict, signing_pki: SigningPki
+) -> None:
+    kept, dropped = (
+        world["deputy"],
+        create_person(
+            session=session,
+            account=world["school_acc"],
+            role=PersonRole.DEPUTY,
+            state=PersonState.ACTIVE,
+            data=PersonData(full_name="Заступник Другий", email="dep2@example.org", rnokpp="3000004004"),
+            actor_label="test",
+            appointed_by_id=world["old"].id,
+        ),
+    )
+    process = _start(session, world["admin_1"])
+    new = session.get_one(Person, directors.apply_replacement(session=session, process_id=process.id))
+    new.state = PersonState.ACTIVE  # the first КЕП sign-in
+    approvals.confirm_first_signin(session=session, person=new)
+    directors.open_deputy_reviews(session=session, process_id=process.id)
+    for deputy, decision in ((kept, Decision.CONFIRM), (dropped, Decision.DEACTIVATE)):
+        review = session.scalars(
+            select(ApprovalTask).where(
+                ApprovalTask.process_id == process.id, ApprovalTask.step_key == f"deputy-{deputy.id}"
+            )
+        ).one()
+        decide_signed(session, signing_pki, task_id=review.id, actor=new, decision=decision)
+        directors.apply_deputy_decision(
+            session=session, process_id=process.id, deputy_id=deputy.id, keep=decision == Decision.CONFIRM
+        )
+
+    directors.notify_outcome(session=session, process_id=process.id)
+
+    def mails_to(address: str, template: str) -> list[EmailMessage]:
+        return list(
+            session.scalars(
+                select(EmailMessage).where(
+                    EmailMessage.to_address == address, EmailMessage.template == template
+                )
+            )
+        )
+
+    (outcome,) = mails_to(world["admin_1"].email, "process_outcome")
+    assert outcome.variables["outcome"] == "завершено"
+    assert outcome.variables["facts"] == [
+        "Новий керівник: Нова Директорка Оксана — картку активовано першим входом із КЕП.",
+        "Колишній керівник Старий Директор: картку деактивовано (позначено як колишнього).",
+        "Заступник Заступник Перший: повноваження підтверджено новим керівником.",
+        "Заступник Заступник Другий: деактивовано новим керівником.",
+    ]
+    (former,) = mails_to("old@example.org", "person_notice")
+    assert any("призначено Нова Директорка Оксана" in line for line in former.variables["lines"])
+    assert "15-к" in " ".join(former.variables["lines"])
+    (deactivated,) = mails_to("dep2@example.org", "person_notice")
+    assert "деактивовано" in " ".join(deactivated.variables["lines"])
+    assert mails_to("dep@example.org", "person_notice") == []  # a confirmed deputy is not told anything
+
+    every_rnokpp = {NEW_RNOKPP, OLD_RNOKPP, "3000001007", "3000004004", "3000000008"}
+    sent = session.scalars(
+        select(EmailMessage).where(
+            EmailMessage.to_address.in_(
+                [world["admin_1"].email, "old@example.org", "dep@example.org", "dep2@example.org", new.email]
+            )
+        )
+    ).all()
+    assert {m.template for m in sent} >= {"process_outcome", "person_notice", "person_appointed"}
+    for message in sent:
+        rendered = render(message.template, message.variables)
+        for text in (rendered.subject, rendered.text, rendered.html):
+            assert not any(number in text for number in every_rnokpp), (message.template, text)

@@ -10,12 +10,15 @@ import streamlit as st
 from aikom.dashboard.context import (
     ENDED_KEY,
     current_person,
-    end_session,
+    flash,
     settings,
     show_error,
     start_session,
     unit_of_work,
 )
+from aikom.dashboard.labels import plain
+from aikom.dashboard.navigation import SIGNIN_HINT_KEY, after_signin
+from aikom.dashboard.widgets import signature_uploader
 from aikom.models import PersonRole
 from aikom.services.persons import ROLE_TITLES_UK
 from aikom.services.signin import challenge_content, issue_challenge, sign_in
@@ -56,17 +59,15 @@ def _complete(nonce: str, signature: bytes) -> None:
         for task_id in result.decided_task_ids:
             wake_for_task(task_id)
     if not result.ok:
-        st.error(result.message_uk)
+        st.error(plain(result.message_uk))
         return
     try:
         start_session(int(result.person_id or 0), _client_key())
     except Exception as error:
         show_error(error)
         return
-    st.session_state["signin_notice"] = (
-        "Вхід виконано. Вашу картку активовано." if result.activated else "Вхід виконано."
-    )
-    st.rerun()
+    flash("Вхід виконано. Вашу картку активовано." if result.activated else "Вхід виконано.")
+    after_signin()
 
 
 def _new_challenge() -> str:
@@ -77,20 +78,20 @@ def _new_challenge() -> str:
 
 
 st.title("Вхід до АІКОМ")
-notice = st.session_state.pop("signin_notice", None)
-if notice:
-    st.success(notice)
 ended = st.session_state.pop(ENDED_KEY, None)
 if ended:
     st.warning(ended)
 
 person = current_person()
 if person is not None:
-    st.write(f"Ви увійшли як **{person.full_name}** — {person.role_title}, {person.org_name}.")
-    if st.button("Вийти", key="signout"):
-        end_session()
-        st.rerun()
+    st.markdown(
+        f"Ви увійшли як **{plain(person.full_name)}** — {plain(person.role_title)}, "
+        f"{plain(person.org_name)}. Вийти можна кнопкою «Вийти» на бічній панелі."
+    )
     st.stop()
+hint = st.session_state.pop(SIGNIN_HINT_KEY, None)
+if hint:
+    st.info(hint)
 
 st.write(
     "Вхід — лише з кваліфікованим електронним підписом (КЕП) працівника юридичної особи. "
@@ -108,7 +109,7 @@ st.download_button(
     mime="text/plain",
     key="download_challenge",
 )
-uploaded = st.file_uploader("Файл підпису (.p7s)", type=["p7s", "p7m", "pem", "der", "sig"], key="p7s")
+uploaded = signature_uploader("Файл підпису (.p7s)", key="p7s")
 if st.button("Увійти з КЕП", key="signin_upload", type="primary"):
     if uploaded is None:
         st.error("Файл підпису: завантажте відокремлений підпис виклику (.p7s).")
@@ -117,7 +118,7 @@ if st.button("Увійти з КЕП", key="signin_upload", type="primary"):
 
 cfg = settings()
 if cfg.demo_mode:
-    from aikom.services.demo import demo_sign, load_demo_persons
+    from aikom.demo.persons import demo_sign, load_demo_persons
 
     demo = load_demo_persons(cfg)
     if demo:
@@ -132,7 +133,7 @@ if cfg.demo_mode:
             chosen = labels[choice]
             _complete(nonce, demo_sign(cfg, chosen.key, challenge_content(nonce)))
 
-    from aikom.services.demo import issue_demo_key, persons_awaiting_first_signin
+    from aikom.demo.persons import issue_demo_key, persons_awaiting_first_signin
 
     with unit_of_work() as session:
         awaiting = {

@@ -1,76 +1,50 @@
-"""«Почати процес»: the director-replacement form, validated with messages that name the field."""
+"""«Почати процес»: the processes this person's role may start (from the registry), each with its form."""
 
 from __future__ import annotations
-
-from datetime import date
 
 import streamlit as st
 from pydantic import ValidationError
 
+from aikom import commands
 from aikom.core.validation import validation_message_uk
-from aikom.dashboard.context import require_person, show_error, unit_of_work
-from aikom.services import approvals, directors
+from aikom.dashboard.context import flash, show_error
+from aikom.dashboard.labels import plain
+from aikom.dashboard.navigation import open_page
+from aikom.dashboard.pages import page
+from aikom.processes import all_specs, load
 
-person = require_person()
+LAST_KEY = "start_last_process"
+
+person = open_page("start")
 st.title("Почати процес")
-st.subheader("Заміна керівника закладу освіти")
-notice = st.session_state.pop("start_notice", None)
-if notice:
-    st.success(notice)
-
-try:
-    with unit_of_work() as session:
-        actor = approvals.find_person(session=session, ref=str(person.id))
-        schools = directors.managed_schools(session=session, actor=actor)
-except Exception as error:
-    show_error(error)
-    st.stop()
-
-if not schools:
-    st.info(
-        "Заміну керівника починає адміністратор ОУО, що керує закладом. У вашому управлінні немає закладів "
-        "з обліковим записом АІКОМ."
+last = st.session_state.get(LAST_KEY)
+if last:
+    st.page_link(
+        page("process").script, label=f"Відкрити процес №{int(last)}", query_params={"id": str(last)}
     )
+
+startable = [spec for spec in all_specs() if spec.may_be_started_by(person.role)]
+titles = {spec.title_uk: spec for spec in startable}
+chosen = st.selectbox("Процес", list(titles), key="process_type") if len(titles) > 1 else next(iter(titles))
+spec = titles[chosen]
+st.subheader(plain(spec.title_uk))
+if spec.description_uk:
+    st.caption(plain(spec.description_uk))
+if spec.form is None:
+    st.info(f"Цей процес починають з командного рядка: aikom process start {spec.type} --params …")
     st.stop()
 
-labels = {
-    f"{s.name} (ЄДРПОУ {s.edrpou or '—'}; керівник: {s.director or 'не призначено'})": s.id for s in schools
-}
-with st.form("director_replacement"):
-    school_label = st.selectbox("Заклад освіти", list(labels), key="school")
-    full_name = st.text_input("ПІБ нового керівника", key="full_name")
-    rnokpp = st.text_input("РНОКПП нового керівника", max_chars=10, key="rnokpp")
-    email = st.text_input("Електронна пошта нового керівника", key="email")
-    order_no = st.text_input("Номер наказу про призначення", key="order_no")
-    order_date = st.date_input("Дата наказу", value=date.today(), format="DD.MM.YYYY", key="order_date")
-    submitted = st.form_submit_button("Почати заміну керівника", type="primary")
-
-if submitted:
-    from aikom.services.reconcile import launch_process
-
+raw = load(spec.form)(person)
+if raw is not None:
     try:
-        form = directors.NewDirector(
-            full_name=full_name, rnokpp=rnokpp, email=email, order_no=order_no, order_date=order_date
+        outcome = commands.start_process(
+            process_type=spec.type, params=raw, actor=commands.actor_of(person.id)
         )
-        with unit_of_work() as session:
-            actor = approvals.find_person(session=session, ref=str(person.id))
-            process = directors.start_replacement(
-                session=session, actor=actor, school_id=labels[school_label], new_director=form
-            )
-            process_id = process.id
     except ValidationError as error:
-        st.error(validation_message_uk(error))
+        st.error(plain(validation_message_uk(error)))
     except Exception as error:
         show_error(error)
     else:
-        try:
-            launch_process(process_id)
-            message = f"Процес № {process_id} розпочато: заміна чекає на погодження."
-        except Exception:
-            message = (
-                f"Процес № {process_id} збережено; він продовжиться автоматично, щойно сервер процесів "
-                "буде доступний."
-            )
-        st.session_state["start_notice"] = message
-        st.session_state["process_id"] = process_id
+        flash(outcome.message_uk)
+        st.session_state[LAST_KEY] = st.session_state["process_id"] = outcome.process_id
         st.rerun()

@@ -283,8 +283,8 @@ def issue_demo_key(*, session: Session, settings: Settings, person_id: int) -> D
     """Give a person a demo КЕП (their РНОКПП, their unit's ЄДРПОУ) so they can sign in (demo mode only)."""
     if not settings.demo_mode:
         raise DemoModeOff()
+    from aikom.services.org import effective_edrpou
     from aikom.services.persons import read_rnokpp
-    from aikom.services.signin import effective_edrpou
 
     person = session.get_one(Person, person_id)
     unit = session.get_one(OrgUnit, person.org_unit_id)
