@@ -20,6 +20,7 @@ from aikom.cli import reconcile as reconcile_cli
 from aikom.cli import signin as signin_cli
 from aikom.cli import system as system_cli
 from aikom.cli import tasks as tasks_cli
+from aikom.cli import worker as worker_cli
 
 app = typer.Typer(help="АІКОМ Back Office", no_args_is_help=True, pretty_exceptions_enable=False)
 app.add_typer(db_cli.app, name="db")
@@ -38,6 +39,7 @@ app.add_typer(absence_cli.app, name="absence")
 app.add_typer(admin_cli.app, name="admin")
 system_cli.register(app)
 reconcile_cli.register(app)
+worker_cli.register(app)
 
 
 def main() -> None:

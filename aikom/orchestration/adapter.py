@@ -342,6 +342,23 @@ def mark_run_crashed(flow_run_id: str, *, reason: str, api_url: str | None = Non
         client.set_flow_run_state(UUID(flow_run_id), Crashed(message=reason), force=True)
 
 
+def cancel_run(flow_run_id: str, *, reason: str, api_url: str | None = None) -> bool:
+    """Cancel a run: Prefect marks it Cancelling, its runner stops the run's process and records it
+    Cancelled (a run with no process, e.g. a waiting one, is Cancelled at once). Whether it was accepted."""
+    from prefect.client.schemas.responses import SetStateStatus
+    from prefect.exceptions import ObjectNotFound
+    from prefect.states import Cancelling
+
+    with _client(api_url) as client:
+        try:
+            response: OrchestrationResult[Any] = client.set_flow_run_state(
+                UUID(flow_run_id), Cancelling(message=reason)
+            )
+        except ObjectNotFound:
+            return False
+    return response.status == SetStateStatus.ACCEPT
+
+
 def deployment_ready(deployment: str, *, api_url: str | None = None) -> bool:
     """Whether `deployment` exists and a runner is polling for its runs."""
     from prefect.exceptions import ObjectNotFound

@@ -47,7 +47,8 @@ def prefect_env(settings: Settings, api_url: str) -> dict[str, str]:
             # Suspended runs restart in a fresh process: every step before the wait must find its result.
             "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
             "PREFECT_RESULTS_LOCAL_STORAGE_PATH": str(result_storage_dir(settings)),
-            # A resumed run waits for the runner's next poll (default 10 s).
+            # A resumed run waits for the runner's next poll (default 10 s). This setting is an integer;
+            # our runner passes its 0.25 s to the `Runner` directly (`runner.POLL_SECONDS`).
             "PREFECT_RUNNER_POLL_FREQUENCY": "1",
             # Never fall back to an ephemeral SQLite server when the API is unreachable.
             "PREFECT_SERVER_EPHEMERAL_ENABLED": "false",
