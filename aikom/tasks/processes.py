@@ -63,7 +63,23 @@ def mark_process_running(process_id: int, step: str) -> None:
         processes.mark_step(session=session, process_id=process_id, state=ProcessState.RUNNING, step=step)
 
 
-@task(name="check-flow-version", cache_policy=NO_CACHE, persist_result=False, retries=0)
+def retry_if_unreachable(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry only when the Prefect API could not be reached (its server restarting: a fresh client does
+    not retry a refused connection by itself); a changed flow gives the same answer every time."""
+    import httpx
+
+    return isinstance(state.data, httpx.TransportError)
+
+
+# The deployment's version is read from the Prefect API: ride out a server restart (about a minute).
+API_RETRIES: dict[str, Any] = {
+    "retries": 6,
+    "retry_delay_seconds": [1, 2, 4, 8, 15, 30],
+    "retry_condition_fn": retry_if_unreachable,
+}
+
+
+@task(name="check-flow-version", cache_policy=NO_CACHE, persist_result=False, **API_RETRIES)
 def check_flow_version(process_id: int, known_steps: list[str]) -> None:
     """Every (re)start of the run: record the flow version it started on; a run resumed on a changed flow
     goes on only if the flow still knows every step the process has (else: flagged, stop)."""

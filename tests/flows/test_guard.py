@@ -36,3 +36,20 @@ def test_a_fault_stays_an_error() -> None:
         assert not is_refusal(record)
         RefusalIsAWarning().filter(record)
         assert record.levelname == "ERROR"
+
+
+def test_the_version_check_rides_out_a_prefect_restart_but_not_a_changed_flow() -> None:
+    """Reading the deployment's version needs the Prefect API: a refused connection (its server
+    restarting) is retried — seen in the soak, a run started just before a restart failed there — while
+    a flow changed under the run stops at once."""
+    import httpx
+
+    from aikom.tasks.processes import API_RETRIES, FlowChangedUnderTheRun, retry_if_unreachable
+
+    class State:
+        def __init__(self, data: BaseException) -> None:
+            self.data = data
+
+    assert retry_if_unreachable(None, None, State(httpx.ConnectError("All connection attempts failed")))
+    assert not retry_if_unreachable(None, None, State(FlowChangedUnderTheRun("process 1")))
+    assert sum(API_RETRIES["retry_delay_seconds"]) >= 60  # a supervised restart takes seconds, not minutes
