@@ -42,11 +42,13 @@ def unit_of_work() -> Iterator[Session]:
         yield session
 
 
-def current_person() -> PersonView | None:
+def current_person(*, activity: bool = True) -> PersonView | None:
     """The signed-in person, or None.
 
     A new browser session (a reload, a reconnect) is signed in again from the session cookie; a signed-in
     page re-checks its dashboard session now and then, so an idle, expired or revoked one ends here too.
+    `activity=False` for a part of a page that reruns by itself: its re-checks do not count as the
+    person being active.
     """
     if PERSON_KEY not in st.session_state and not st.session_state.get(SIGNED_OUT_KEY):
         _resume_from_cookie()
@@ -55,7 +57,7 @@ def current_person() -> PersonView | None:
         return None
     token = st.session_state.get(TOKEN_KEY)
     recheck_due = time.monotonic() - st.session_state.get(CHECKED_KEY, 0.0) > RECHECK_SECONDS
-    if token and recheck_due and _resume(str(token)) != person_id:
+    if token and recheck_due and _resume(str(token), touch=activity) != person_id:
         end_session(notice=SESSION_ENDED_UK)
         return None
     try:
@@ -66,9 +68,9 @@ def current_person() -> PersonView | None:
         return None
 
 
-def _resume(token: str) -> int | None:
+def _resume(token: str, *, touch: bool = True) -> int | None:
     with unit_of_work() as session:
-        person_id = dashboard_sessions.resume(session=session, settings=settings(), token=token)
+        person_id = dashboard_sessions.resume(session=session, settings=settings(), token=token, touch=touch)
     st.session_state[CHECKED_KEY] = time.monotonic()
     return person_id
 

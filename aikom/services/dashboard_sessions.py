@@ -49,9 +49,12 @@ def open_session(
     return token
 
 
-def resume(*, session: Session, settings: Settings, token: str, now: datetime | None = None) -> int | None:
+def resume(
+    *, session: Session, settings: Settings, token: str, now: datetime | None = None, touch: bool = True
+) -> int | None:
     """The person a presented token signs in, or None (unknown, revoked, idle too long, expired, or the
-    person is no longer active). A honoured token counts as activity."""
+    person is no longer active). A honoured token counts as activity, unless `touch` is False (a page
+    that refreshes itself checks the sign-in without the person doing anything)."""
     if not token or len(token) > 200:
         return None
     now = now or datetime.now(UTC)
@@ -65,8 +68,9 @@ def resume(*, session: Session, settings: Settings, token: str, now: datetime | 
     person = session.get(Person, row.person_id)
     if person is None or person.state != PersonState.ACTIVE:
         return None
-    row.last_seen_at = now
-    session.flush()
+    if touch:
+        row.last_seen_at = now
+        session.flush()
     return row.person_id
 
 

@@ -67,6 +67,18 @@ def test_an_idle_session_ends(session: Session, settings: Settings, admin: Perso
     assert _resume(session, settings, token, T0 + timedelta(minutes=30)) is None
 
 
+def test_a_page_that_refreshes_itself_does_not_keep_an_idle_person_signed_in(
+    session: Session, settings: Settings, admin: Person
+) -> None:
+    token = _open(session, settings, admin)
+    for minutes in (10, 20, 29):  # «Моніторинг» re-checks its sign-in on its own
+        checked = dashboard_sessions.resume(
+            session=session, settings=settings, token=token, now=T0 + timedelta(minutes=minutes), touch=False
+        )
+        assert checked == admin.id
+    assert _resume(session, settings, token, T0 + timedelta(minutes=30)) is None  # idle since T0
+
+
 def test_signing_out_ends_the_session_for_good(session: Session, settings: Settings, admin: Person) -> None:
     token = _open(session, settings, admin)
     other = _open(session, settings, admin)  # another browser of the same person
