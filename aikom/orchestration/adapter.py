@@ -197,7 +197,15 @@ def resume_run(flow_run_id: str, run_input: dict[str, Any], *, api_url: str | No
             return ResumeResult.NOT_FOUND
         if not run.state or not run.state.is_paused():
             return ResumeResult.NOT_WAITING
-        response = client.resume_flow_run(UUID(flow_run_id), run_input=run_input)
+        try:
+            response = client.resume_flow_run(UUID(flow_run_id), run_input=run_input)
+        except httpx.HTTPStatusError as refused:
+            if refused.response.status_code != 409:
+                raise
+            # Its input is already there: resumed by someone else (the reconciler, or the command that
+            # committed the decision) between our read and our resume.
+            log.info("flow run %s was resumed by someone else a moment ago", flow_run_id)
+            return ResumeResult.NOT_WAITING
     if response.status == SetStateStatus.ACCEPT:
         return ResumeResult.RESUMED
     log.warning("resume of flow run %s refused: %s %s", flow_run_id, response.status, response.details)

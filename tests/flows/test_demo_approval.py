@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
+from collections.abc import Callable
 
 from sqlalchemy import func, select
 
@@ -320,3 +322,30 @@ def test_the_reconciler_flow_runs_on_the_runner(
 
     assert adapter.wait_for_run(run_id, timeout=90, api_url=api_url).state_type == "COMPLETED"
     assert wait_for_process(database_url, started.process_id).state == "completed"
+
+
+def test_a_resume_that_loses_the_race_to_another_is_no_error(
+    start_demo: StartDemo,
+    world: World,
+    api_url: str,
+    expect_engine_errors: Callable[[str], None],
+) -> None:
+    """Should two wake the same run at once (the task's row lock keeps our own two apart), the second is
+    refused by Prefect with 409 — the step's input already exists: that means "already resumed", not a
+    failure shown to the person who decided."""
+    expect_engine_errors(r"uq_flow_run_input__flow_run_id_key|Encountered exception in request")
+    from prefect.client.orchestration import SyncPrefectClient
+
+    started = start_demo()
+    paused = wait_for_paused(started.flow_run_id, api_url)
+    with SyncPrefectClient(api_url) as client:
+        run = client.read_flow_run(uuid.UUID(started.flow_run_id))
+        assert run.state is not None and run.state.state_details.run_input_keyset is not None
+        key = run.state.state_details.run_input_keyset["response"]
+        wake = {"task_id": started.task_id, "state": "open", "decision": None}
+        client.create_flow_run_input(run.id, key=key, value=json.dumps(wake))  # the winner's
+
+    assert paused.waiting
+    result = adapter.resume_run(started.flow_run_id, wake, api_url=api_url)
+    assert result == adapter.ResumeResult.NOT_WAITING
+    adapter.cancel_run(started.flow_run_id, reason="test over", api_url=api_url)
