@@ -8,7 +8,8 @@ the real tree (the КАТОТТГ codifier and the ЄДЕБО register), written
   the last step of each open process (most at the hromada level; some escalated to the rayon, oblast or
   institute; some assigned to a school's director), with due dates around now (some overdue).
 
-Used by bench/work_queue.py (the work queue and processes list) and the monitor's bench.
+Used by bench/work_queue.py (the work queue and processes list) and bench/monitor.py (the managers'
+monitor), with the database plumbing they share (`national_database`, `timed`, `p95`).
 
     .venv/bin/python bench/seed_national.py --url postgresql+psycopg://postgres@127.0.0.1:5432/aikom_bench
 """
@@ -19,14 +20,21 @@ import argparse
 import io
 import json
 import random
+import statistics
+import tempfile
 import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 
-from aikom.models import OrgLevel, OrgUnit, PersonRole
+from aikom.models import OrgLevel, OrgUnit, Person, PersonRole
 
 ADMIN_OF = {
     OrgLevel.OBLAST: PersonRole.OBLAST_ADMIN,
@@ -240,7 +248,10 @@ def seed(url: str, *, processes: int = 100_000, tasks: int = 300_000, rng_seed: 
                 text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
             )
         session.commit()
+        # Statistics for the planner; ANALYZE is transactional (pg_statistic), so it is committed too —
+        # without it the first plans scan every open step per row.
         session.execute(text("ANALYZE"))
+        session.commit()
     engine.dispose()
     found = viewers(url)
     found.seconds = time.perf_counter() - started
@@ -283,6 +294,90 @@ def viewers(url: str) -> Seeded:
         )  # fmt: skip
     engine.dispose()
     return found
+
+
+def prepare(url: str, processes: int, tasks: int) -> Seeded:
+    """Migrate, import the real registers, seed the workload."""
+    from aikom.imports import import_registers
+    from aikom.migrate import upgrade_database
+    from aikom.settings import Settings
+
+    settings = Settings(database_url=url)
+    upgrade_database(settings, url)
+    engine = create_engine(url)
+    started = time.perf_counter()
+    with Session(engine) as session:
+        import_registers(session=session, settings=settings)
+        session.commit()
+    engine.dispose()
+    print(f"registers imported in {time.perf_counter() - started:.1f} s", flush=True)
+    seeded = seed(url, processes=processes, tasks=tasks)
+    print(
+        f"seeded {seeded.processes} processes, {seeded.tasks} steps ({seeded.open_tasks} open) "
+        f"in {seeded.seconds:.1f} s",
+        flush=True,
+    )
+    return seeded
+
+
+@contextmanager
+def national_database(
+    *, name: str | None, processes: int, tasks: int, keep: bool, prefix: str
+) -> Iterator[tuple[str, Seeded]]:
+    """A seeded national database on the configured PostgreSQL server (AIKOM_TEST_SERVER_URL, else
+    127.0.0.1:5432, else the embedded one): `name` reused when it is already seeded (and migrated to
+    the newest schema), else created; a throwaway one is dropped afterwards unless `keep`."""
+    from aikom.db import scratch_server_url
+    from aikom.migrate import upgrade_database
+    from aikom.settings import Settings
+
+    server = make_url(scratch_server_url(Path(tempfile.mkdtemp())))
+    database = name or f"{prefix}_{uuid.uuid4().hex[:8]}"
+    url = server.set(database=database).render_as_string(hide_password=False)
+    print(f"database={database}", flush=True)
+    seeded: Seeded | None = None
+    if name:
+        try:
+            seeded = viewers(url)
+            upgrade_database(Settings(database_url=url), url)
+            print(f"reusing {seeded.processes} processes, {seeded.tasks} steps ({seeded.open_tasks} open)")
+        except Exception:
+            seeded = None
+    if seeded is None:
+        if name:  # half-made: start again
+            _drop(server.set(database="postgres").render_as_string(hide_password=False), database)
+        seeded = prepare(url, processes, tasks)
+    try:
+        yield url, seeded
+    finally:
+        if not keep and not name:
+            _drop(server.set(database="postgres").render_as_string(hide_password=False), database)
+
+
+def _drop(admin_url: str, database: str) -> None:
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def timed(
+    engine: Engine, person_id: int, call: Callable[[Session, Person], object], runs: int
+) -> list[float]:
+    """Milliseconds of `call` in a fresh session each run (the person loaded inside the timing)."""
+    samples = []
+    for _ in range(runs):
+        with Session(engine) as session:
+            started = time.perf_counter()
+            person = session.get_one(Person, person_id)
+            call(session, person)
+            samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def p95(samples: list[float]) -> float:
+    """The 95th percentile."""
+    return statistics.quantiles(samples, n=20)[18] if len(samples) >= 20 else max(samples)
 
 
 def main() -> None:

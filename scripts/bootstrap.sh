@@ -9,6 +9,11 @@ if ! "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)
     echo "Python 3.11+ is required (found: $("$PYTHON" --version 2>&1))" >&2
     exit 1
 fi
+# The monitor's PDF summary writes Cyrillic with DejaVu Sans (Debian package fonts-dejavu-core).
+if [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then
+    echo "Installing Debian package fonts-dejavu-core for the monitor's PDF summary ..." >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core >/dev/null
+fi
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi

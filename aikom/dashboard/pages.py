@@ -46,6 +46,13 @@ def process_starters() -> Roles:
     return frozenset(role for spec in all_specs() for role in spec.starter_roles)
 
 
+def monitor_viewers() -> Roles:
+    """Who watches the monitor: institute staff and ОУО admins (the monitor service says which)."""
+    from aikom.services.monitor import MONITOR_ROLES
+
+    return frozenset(MONITOR_ROLES)
+
+
 def _who_starts() -> str:
     from aikom.processes import all_specs
 
@@ -101,6 +108,12 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec(
         url_path="processes", title="Процеси", icon=":material/list_alt:", script=VIEWS / "processes.py",
         section=WORK, audience=PROCESS_WATCHERS,
+    ),
+    PageSpec(
+        url_path="monitor", title="Моніторинг", icon=":material/monitoring:", script=VIEWS / "monitor.py",
+        section=WORK, audience=monitor_viewers,
+        refusal_uk="«Моніторинг» — для керівників і аналітиків, технічних адміністраторів і служби підтримки "
+        "ІОА та адміністраторів ОУО.",
     ),
     PageSpec(
         url_path="process", title="Процес", icon=":material/timeline:", script=VIEWS / "process.py",

@@ -58,5 +58,6 @@ SPEC = ProcessSpec(
     form="aikom.demo.forms:render",
     description_uk="Інший адміністратор у межах зони відповідальності погоджує або відхиляє запит.",
     step_days={"approve": 3},
+    step_titles_uk={"approve": "Погодження запиту"},
     demo=True,
 )

@@ -75,6 +75,41 @@ class PersonNotice(BaseModel):
     lines: list[str]
 
 
+class DigestBreach(BaseModel):
+    """One overdue step in the weekly digest, with the link to its process."""
+
+    process_id: int
+    process_title: str
+    step_title: str
+    who_may_decide: str
+    area: str | None = None
+    due: str
+    overdue: str | None = None  # «26,5 год», «3 дн. 4 год»; None: escalated, due again later
+    escalation_level: int = 0
+    link: str
+
+
+class MonitorDigest(BaseModel):
+    """The weekly monitor digest to a manager: last week's figures of their scope and the breaches now."""
+
+    recipient_name: str
+    scope_name: str
+    process_title: str | None = None
+    week_label: str  # «23.11.2026 – 29.11.2026»
+    iso_week: str  # «2026-W48»
+    started: int
+    completed: int
+    rejected: int
+    expired: int
+    other_finished: int = 0  # stopped with an error or cancelled
+    backlog: int  # open processes at the week's end
+    overdue: int  # open steps past their deadline now
+    escalated: int  # open steps handed up the cascade now
+    as_of: str
+    breaches: list[DigestBreach] = []
+    link: str
+
+
 class MailCheck(BaseModel):
     """A message to check that delivery works."""
 
@@ -88,6 +123,7 @@ TEMPLATES: dict[str, type[BaseModel]] = {
     "person_appointed": PersonAppointed,
     "process_outcome": ProcessOutcome,
     "person_notice": PersonNotice,
+    "monitor_digest": MonitorDigest,
     "mail_check": MailCheck,
 }
 

@@ -13,6 +13,7 @@ from aikom.models.account import (
 )
 from aikom.models.audit import AuditEntry
 from aikom.models.base import Base
+from aikom.models.monitor import MonitorDay, MonitorOpen, MonitorRecent, MonitorRefresh, MonitorUnits
 from aikom.models.ois import Agreement, GrantState, Ois, OisCapability, OisGrant, OisState
 from aikom.models.org import OrgLevel, OrgStatus, OrgUnit
 from aikom.models.outbox import EmailMessage, EmailState
@@ -47,6 +48,11 @@ __all__ = [
     "GrantState",
     "KeyKind",
     "KeyState",
+    "MonitorDay",
+    "MonitorOpen",
+    "MonitorRecent",
+    "MonitorRefresh",
+    "MonitorUnits",
     "Ois",
     "OisCapability",
     "OisGrant",

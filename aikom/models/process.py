@@ -10,6 +10,8 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    FetchedValue,
+    Float,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -18,6 +20,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from aikom.models.base import Base, created_at_column, json_type, str_enum
@@ -66,6 +69,12 @@ class Process(Base):
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The subject unit's lineage (root → unit), kept by a trigger: the monitor's scope and areas.
+    subject_path: Mapped[list[int] | None] = mapped_column(
+        ARRAY(Integer), server_default=FetchedValue(), server_onupdate=FetchedValue()
+    )
+    # Working time start → finish on the business calendar, written by the reconciler (the monitor).
+    business_days: Mapped[float | None] = mapped_column(Float)
 
 
 class TaskState(StrEnum):
@@ -123,6 +132,11 @@ class ApprovalTask(Base):
     )
     # Offered to the unit above because this admin is absent and their unit has no other.
     absence_of_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="RESTRICT"))
+    # Copied from the process by a trigger, so that the monitor's figures about steps read one table.
+    process_type: Mapped[str] = mapped_column(String(64), nullable=False, server_default=FetchedValue())
+    subject_path: Mapped[list[int] | None] = mapped_column(ARRAY(Integer), server_default=FetchedValue())
+    # Working time opened → decided on the business calendar, written by the reconciler (the monitor).
+    business_days: Mapped[float | None] = mapped_column(Float)
 
 
 class Absence(Base):

@@ -81,4 +81,9 @@ SPEC = ProcessSpec(
         "перший вхід нового керівника з КЕП → рішення щодо кожного заступника колишнього керівника."
     ),
     step_days={APPROVE_STEP: APPROVAL_DAYS, "first-sign-in": ACTIVATION_DAYS, "deputy-": DEPUTY_REVIEW_DAYS},
+    step_titles_uk={
+        APPROVE_STEP: "Погодження заміни іншим адміністратором ОУО",
+        "first-sign-in": "Перший вхід нового керівника з КЕП",
+        "deputy-": "Рішення щодо заступника",
+    },
 )

@@ -69,6 +69,8 @@ class ProcessSpec:
     description_uk: str = ""
     # Business days a human step may take, by step key (the first matching prefix); "*" for the rest.
     step_days: Mapping[str, int] = field(default_factory=lambda: {"*": 5})
+    # How managers call each step (by step key prefix, as in `step_days`): the monitor groups by it.
+    step_titles_uk: Mapping[str, str] = field(default_factory=dict)
     demo: bool = False  # served and offered only in demo mode
 
     def may_be_started_by(self, role: PersonRole) -> bool:
@@ -86,6 +88,17 @@ class ProcessSpec:
             if prefix != "*" and step_key.startswith(prefix):
                 return days
         return self.step_days.get("*", 5)
+
+    def step_group(self, step_key: str) -> str:
+        """The declared step (key prefix) `step_key` belongs to; the key itself when none matches."""
+        for prefix in self.step_days:
+            if prefix != "*" and step_key.startswith(prefix):
+                return prefix
+        return step_key
+
+    def step_title(self, step_key: str) -> str:
+        """The Ukrainian name of a step (its declared group's), or its key."""
+        return self.step_titles_uk.get(self.step_group(step_key), step_key)
 
     def parse(self, data: Mapping[str, Any] | BaseModel) -> BaseModel:
         """The parameters, validated (pydantic ValidationError when they do not fit)."""

@@ -8,7 +8,8 @@
   their process is still live: put them back on the schedule; the re-run skips its cached steps and
   suspends again at its step, or goes on when that step was decided meanwhile;
 - launch processes whose flow run was never created (Prefect was down when they started);
-- delete sign-in leftovers that have outlived their use (`aikom.services.housekeeping`).
+- delete sign-in leftovers that have outlived their use (`aikom.services.housekeeping`);
+- once a week, put the monitor digest to each manager in the outbox (`aikom.services.monitor_digest`).
 
 These use cases span the database and the engine, so they open their own units of work: the decision
 is committed before the engine is called, and an engine failure never rolls a decision back.
@@ -21,13 +22,25 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from aikom.db import unit_of_work
 from aikom.deployments import all_deployments, deployment_for
-from aikom.models import TaskState
+from aikom.models import ApprovalTask, TaskState
 from aikom.orchestration import adapter
 from aikom.orchestration.adapter import OrchestratorUnavailable, ResumeResult, RunStateType, step_of_pause_key
-from aikom.services import absence, approvals, deadlines, housekeeping, processes
+from aikom.services import (
+    absence,
+    approvals,
+    deadlines,
+    housekeeping,
+    monitor,
+    monitor_digest,
+    monitor_rollup,
+    processes,
+)
+from aikom.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -61,38 +74,46 @@ class ReconcileReport(BaseModel):
     failed: list[int] = Field(default_factory=list)
     launched: list[int] = Field(default_factory=list)
     purged: housekeeping.Purged = Field(default_factory=housekeeping.Purged)
+    monitor_days: int = 0  # days of the monitor's summaries recomputed
+    digests: list[int] = Field(default_factory=list)  # managers sent the weekly monitor digest
     orchestrator_available: bool = True
 
 
 def wake_for_task(task_id: int, *, db_url: str | None = None, api_url: str | None = None) -> WakeResult:
-    """Resume the flow run waiting for this (already committed) decision, if it is waiting for it."""
+    """Resume the flow run waiting for this (already committed) decision, if it is waiting for it.
+
+    The command that committed the decision and the reconciler may both try: the task's row is locked
+    while one of them wakes the run (the other one skips it), so Prefect never gets the same step's
+    input twice."""
     with unit_of_work(db_url) as session:
+        locked = session.scalar(
+            select(ApprovalTask.id).where(ApprovalTask.id == task_id).with_for_update(skip_locked=True)
+        )
         task = approvals.get_task(session=session, task_id=task_id)
+        if locked is None:
+            return WakeResult.IN_PROGRESS  # someone else is waking it right now
         process = processes.get_process(session=session, process_id=task.process_id)
         if task.state == TaskState.OPEN:
             return WakeResult.IN_PROGRESS
         if task.resumed_at is not None:
             return WakeResult.NOT_NEEDED
-        flow_run_id = process.flow_run_id
-        step_key = task.step_key
+        if process.flow_run_id is None:
+            return WakeResult.NO_RUN
         run_input = {
             "task_id": task.id,
             "state": task.state.value,
             "decision": task.decision.value if task.decision else None,
         }
-    if flow_run_id is None:
-        return WakeResult.NO_RUN
-    try:
-        result = _wake(flow_run_id, step_key, run_input, api_url)
-    except OrchestratorUnavailable as exc:
-        log.warning(
-            "task %s decided; Prefect unavailable, the reconciler resumes it: %s", task_id, exc.detail
-        )
-        return WakeResult.UNAVAILABLE
-    if result in (WakeResult.RESUMED, WakeResult.NOT_NEEDED):
-        with unit_of_work(db_url) as session:
+        try:
+            result = _wake(process.flow_run_id, task.step_key, run_input, api_url)
+        except OrchestratorUnavailable as exc:
+            log.warning(
+                "task %s decided; Prefect unavailable, the reconciler resumes it: %s", task_id, exc.detail
+            )
+            return WakeResult.UNAVAILABLE
+        if result in (WakeResult.RESUMED, WakeResult.NOT_NEEDED):
             approvals.mark_resumed(session=session, task_ids=[task_id])
-    return result
+        return result
 
 
 def _wake(flow_run_id: str, step_key: str, run_input: dict[str, object], api_url: str | None) -> WakeResult:
@@ -192,6 +213,16 @@ def crash_orphaned_runs(*, api_url: str | None = None) -> list[str]:
             crashed.append(run.id)
 
 
+def _weekly_digests(session: Session, now: datetime) -> list[int]:
+    """Last week's monitor digests, once a week; a failure is logged and never stops the pass."""
+    try:
+        with session.begin_nested():
+            return monitor_digest.enqueue_due_digests(session=session, now=now)
+    except Exception as error:
+        log.warning("weekly monitor digests skipped this pass: %s", monitor_digest.brief(error))
+        return []
+
+
 def reconcile(
     *, db_url: str | None = None, api_url: str | None = None, now: datetime | None = None
 ) -> ReconcileReport:
@@ -199,7 +230,8 @@ def reconcile(
     now = now or datetime.now(UTC)
     report = ReconcileReport()
     # 1. Deadlines: remind, escalate overdue steps up the cascade, expire what is past its top level;
-    #    hand over the tasks of absent admins (database only: works while Prefect is down).
+    #    hand over the tasks of absent admins; the monitor's summaries and weekly digests (database
+    #    only: works while Prefect is down).
     with unit_of_work(db_url) as session:
         deadline_report = deadlines.run_deadlines(session=session, now=now)
         report.expired, report.reminded = deadline_report.expired, deadline_report.reminded
@@ -207,6 +239,17 @@ def reconcile(
         report.handed_over = absence.hand_over_due(session=session, now=now)
         candidates = approvals.tasks_to_resume(session=session)
         report.purged = housekeeping.purge_expired(session=session, now=now)
+    # The monitor, in a unit of work of its own (a failure here never holds up the deadlines): durations
+    # in business days for what finished since the last pass, then its summaries; then the weekly
+    # digests, which read them.
+    try:
+        with unit_of_work(db_url) as session:
+            finished_on = monitor.measure_durations(session, get_settings().business_calendar())
+            report.monitor_days = monitor_rollup.refresh(session, now=now, dirty_days=finished_on).days
+    except Exception:
+        log.exception("the monitor's summaries were not refreshed")
+    with unit_of_work(db_url) as session:
+        report.digests = _weekly_digests(session, now)
     if not adapter.is_available(api_url):
         report.orchestrator_available = False
         return report
