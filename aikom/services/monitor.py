@@ -384,16 +384,17 @@ def _r(value: Any) -> float | None:
 
 
 UKRAINIAN_ALPHABET = "абвгґдеєжзиіїйклмнопрстуфхцчшщьюя"
+# Each letter to a private-use character in alphabet order (after every Latin letter and digit);
+# apostrophes dropped.
+_UKRAINIAN_ORDER = {ord(c): chr(0xE000 + i) for i, c in enumerate(UKRAINIAN_ALPHABET)} | {
+    ord(c): None for c in "'’ʼ"
+}
 
 
-def ukrainian_order(name: str) -> list[int]:
+def ukrainian_order(name: str) -> str:
     """A sort key in Ukrainian alphabetical order (Є after Е, І and Ї after И; apostrophes ignored):
     «Автономна Республіка Крим» before «Івано-Франківська»; spaces, digits and Latin letters first."""
-    return [
-        1000 + UKRAINIAN_ALPHABET.index(c) if c in UKRAINIAN_ALPHABET else ord(c)
-        for c in name.lower()
-        if c not in "'’ʼ"
-    ]
+    return name.lower().translate(_UKRAINIAN_ORDER)
 
 
 def _pct(part: int, whole: int) -> float:
