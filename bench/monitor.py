@@ -16,7 +16,6 @@ Last line: RESULT p95_ms_institute=… p95_ms_oblast=… p95_ms_hromada=… core
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import time
@@ -77,23 +76,11 @@ def page_loads(engine: Engine, who: str, person_id: int, *, live: bool, runs: in
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=50)
-    parser.add_argument("--processes", type=int, default=100_000)
-    parser.add_argument("--tasks", type=int, default=300_000)
-    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
-    parser.add_argument("--database", help="reuse this (seeded) database, or create it under this name")
-    args = parser.parse_args()
+    args = seed_national.bench_arguments(__doc__)
 
     print(f"cores={os.cpu_count()}", flush=True)
     result: dict[str, float] = {}
-    with seed_national.national_database(
-        name=args.database,
-        processes=args.processes,
-        tasks=args.tasks,
-        keep=args.keep,
-        prefix="aikom_bench_monitor",
-    ) as (url, seeded):
+    with seed_national.national_database(args, prefix="aikom_bench_monitor") as (url, seeded):
         engine = create_engine(url)
         try:
             reconciler_pass(engine, "first after the import")

@@ -320,17 +320,27 @@ def prepare(url: str, processes: int, tasks: int) -> Seeded:
     return seeded
 
 
+def bench_arguments(doc: str | None) -> argparse.Namespace:
+    """The arguments every national-scale bench takes: --runs, --processes, --tasks, --keep, --database."""
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
+    parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--processes", type=int, default=100_000)
+    parser.add_argument("--tasks", type=int, default=300_000)
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--database", help="reuse this (seeded) database, or create it under this name")
+    return parser.parse_args()
+
+
 @contextmanager
-def national_database(
-    *, name: str | None, processes: int, tasks: int, keep: bool, prefix: str
-) -> Iterator[tuple[str, Seeded]]:
+def national_database(args: argparse.Namespace, *, prefix: str) -> Iterator[tuple[str, Seeded]]:
     """A seeded national database on the configured PostgreSQL server (AIKOM_TEST_SERVER_URL, else
-    127.0.0.1:5432, else the embedded one): `name` reused when it is already seeded (and migrated to
-    the newest schema), else created; a throwaway one is dropped afterwards unless `keep`."""
+    127.0.0.1:5432, else the embedded one): `--database` reused when it is already seeded (and migrated
+    to the newest schema), else created; a throwaway one is dropped afterwards unless `--keep`."""
     from aikom.db import scratch_server_url
     from aikom.migrate import upgrade_database
     from aikom.settings import Settings
 
+    name, processes, tasks, keep = args.database, args.processes, args.tasks, args.keep
     server = make_url(scratch_server_url(Path(tempfile.mkdtemp())))
     database = name or f"{prefix}_{uuid.uuid4().hex[:8]}"
     url = server.set(database=database).render_as_string(hide_password=False)

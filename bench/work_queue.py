@@ -14,7 +14,6 @@ Last line: RESULT p95_ms_hromada=… p95_ms_oblast=… p95_ms_institute=… core
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 from collections.abc import Callable
@@ -28,13 +27,7 @@ from aikom.models import Person
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=50)
-    parser.add_argument("--processes", type=int, default=100_000)
-    parser.add_argument("--tasks", type=int, default=300_000)
-    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
-    parser.add_argument("--database", help="reuse this (seeded) database, or create it under this name")
-    args = parser.parse_args()
+    args = seed_national.bench_arguments(__doc__)
 
     from aikom.services.process_list import list_processes
     from aikom.services.queue import queue_page
@@ -45,13 +38,7 @@ def main() -> None:
         "processes": lambda s, p: list_processes(session=s, viewer=p, limit=50),
     }
     result: dict[str, float] = {}
-    with seed_national.national_database(
-        name=args.database,
-        processes=args.processes,
-        tasks=args.tasks,
-        keep=args.keep,
-        prefix="aikom_bench_queue",
-    ) as (url, seeded):
+    with seed_national.national_database(args, prefix="aikom_bench_queue") as (url, seeded):
         engine = create_engine(url)
         viewers = {
             "hromada": seeded.hromada_admin,

@@ -810,15 +810,18 @@ def units_figures(session: Session, rq: Resolved) -> Units:
     """Units of the scope and their accounts, by area one level down and level: (active units, active,
     pending, suspended, deactivated accounts, active units without an account)."""
     area = literal_column(f"org_unit.lineage[{rq.depth + 1}]", Integer)
-    where: list[ColumnElement[bool]] = [
-        or_(OrgUnit.status == OrgStatus.ACTIVE, Account.id.is_not(None)),
-        OrgUnit.level != OrgLevel.NATIONAL,
-    ]
-    if not rq.national:
-        where.append(literal_column(f"org_unit.lineage[{rq.depth}]", Integer) == rq.unit.id)
-    rows = session.execute(
+    where = [] if rq.national else [literal_column(f"org_unit.lineage[{rq.depth}]", Integer) == rq.unit.id]
+    rows = session.execute(units_and_accounts(area).where(*where).group_by(area, OrgUnit.level)).all()
+    return [(a, level, tuple(counts)) for a, level, *counts in rows]
+
+
+def units_and_accounts(*keys: Any) -> Any:
+    """SELECT keys…, level, and the counts of `Units` (active units; active, pending, suspended and
+    deactivated accounts; active units without one) from the units below the national root that are
+    active or have an account — to be grouped by the keys and the level."""
+    return (
         select(
-            area,
+            *keys,
             OrgUnit.level,
             func.count().filter(OrgUnit.status == OrgStatus.ACTIVE),
             func.count().filter(Account.state == AccountState.ACTIVE),
@@ -829,10 +832,11 @@ def units_figures(session: Session, rq: Resolved) -> Units:
         )
         .select_from(OrgUnit)
         .outerjoin(Account, Account.org_unit_id == OrgUnit.id)
-        .where(*where)
-        .group_by(area, OrgUnit.level)
-    ).all()
-    return [(a, level, tuple(counts)) for a, level, *counts in rows]
+        .where(
+            or_(OrgUnit.status == OrgStatus.ACTIVE, Account.id.is_not(None)),
+            OrgUnit.level != OrgLevel.NATIONAL,
+        )
+    )
 
 
 def coverage(rq: Resolved, units: Units) -> list[CoverageRow]:

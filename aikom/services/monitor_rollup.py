@@ -40,8 +40,6 @@ from sqlalchemy.orm import Session
 
 from aikom.core.calendar import KYIV
 from aikom.models import (
-    Account,
-    AccountState,
     ApprovalTask,
     MonitorDay,
     MonitorOpen,
@@ -49,7 +47,6 @@ from aikom.models import (
     MonitorRefresh,
     MonitorUnits,
     OrgLevel,
-    OrgStatus,
     OrgUnit,
     Process,
     ProcessState,
@@ -168,24 +165,7 @@ def _refresh_units(session: Session) -> int:
                 "deactivated",
                 "without_account",
             ],
-            select(
-                oblast,
-                rayon,
-                OrgUnit.level,
-                func.count().filter(OrgUnit.status == OrgStatus.ACTIVE),
-                func.count().filter(Account.state == AccountState.ACTIVE),
-                func.count().filter(Account.state == AccountState.PENDING),
-                func.count().filter(Account.state == AccountState.SUSPENDED),
-                func.count().filter(Account.state == AccountState.DEACTIVATED),
-                func.count().filter(Account.id.is_(None), OrgUnit.status == OrgStatus.ACTIVE),
-            )
-            .select_from(OrgUnit)
-            .outerjoin(Account, Account.org_unit_id == OrgUnit.id)
-            .where(
-                (OrgUnit.status == OrgStatus.ACTIVE) | Account.id.is_not(None),
-                OrgUnit.level != OrgLevel.NATIONAL,
-            )
-            .group_by(oblast, rayon, OrgUnit.level),
+            m.units_and_accounts(oblast, rayon).group_by(oblast, rayon, OrgUnit.level),
         )
     )
     return session.scalar(select(func.count()).select_from(MonitorUnits)) or 0
