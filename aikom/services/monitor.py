@@ -17,7 +17,6 @@ working day).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from time import perf_counter
@@ -40,6 +39,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    union_all,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -519,34 +519,41 @@ _AREA = aliased(OrgUnit, name="area_unit")
 _CLAIMER = aliased(Person, name="claimer")
 
 
-def waiting_steps(session: Session, rq: Resolved, now: datetime, *, worst: bool) -> list[WaitingStep]:
-    """The oldest open steps, with who may decide them; `worst`: the SLA breaches — steps escalated
-    up the cascade (the reconciler escalates a step as soon as it is overdue), the most escalated and
-    then the longest overdue first, and any step past its due time not escalated yet."""
+def waiting_steps(
+    session: Session, rq: Resolved, now: datetime
+) -> tuple[list[WaitingStep], list[WaitingStep]]:
+    """(the oldest open steps, the worst breaches), with who may decide each — in one statement.
+
+    The breaches: steps escalated up the cascade (the reconciler escalates a step as soon as it is
+    overdue), the most escalated and then the longest overdue first, and any step past its due time
+    not escalated yet."""
     where = [ApprovalTask.state == TaskState.OPEN, *_in_scope("approval_task", rq)]
-    order: tuple[Any, ...] = (ApprovalTask.created_at.asc(),)
-    if worst:
-        where.append(or_(ApprovalTask.escalation_level > 0, ApprovalTask.due_at < now))
-        order = (ApprovalTask.escalation_level.desc(), ApprovalTask.due_at.asc(), ApprovalTask.id)
-    page = (
-        select(
-            ApprovalTask.id,
-            ApprovalTask.process_id,
-            ApprovalTask.process_type,
-            ApprovalTask.step_key,
-            ApprovalTask.allowed_roles,
-            ApprovalTask.scope_org_unit_id,
-            ApprovalTask.claimed_by_id,
-            ApprovalTask.created_at,
-            ApprovalTask.due_at,
-            ApprovalTask.escalation_level,
-            _area("approval_task", rq).label("area_id"),
-        )
+    columns = [
+        ApprovalTask.id,
+        ApprovalTask.process_id,
+        ApprovalTask.process_type,
+        ApprovalTask.step_key,
+        ApprovalTask.allowed_roles,
+        ApprovalTask.scope_org_unit_id,
+        ApprovalTask.claimed_by_id,
+        ApprovalTask.created_at,
+        ApprovalTask.due_at,
+        ApprovalTask.escalation_level,
+        _area("approval_task", rq).label("area_id"),
+    ]
+    oldest = (
+        select(*columns, literal_column("false").label("worst"))
         .where(*where)
-        .order_by(*order)
+        .order_by(ApprovalTask.created_at.asc(), ApprovalTask.id)
         .limit(LIST_LIMIT)
-        .subquery()
     )
+    worst = (
+        select(*columns, literal_column("true").label("worst"))
+        .where(*where, or_(ApprovalTask.escalation_level > 0, ApprovalTask.due_at < now))
+        .order_by(ApprovalTask.escalation_level.desc(), ApprovalTask.due_at.asc(), ApprovalTask.id)
+        .limit(LIST_LIMIT)
+    )
+    page = union_all(oldest, worst).subquery()
     stmt = (
         select(
             page,
@@ -561,12 +568,12 @@ def waiting_steps(session: Session, rq: Resolved, now: datetime, *, worst: bool)
         .outerjoin(_AREA, _AREA.id == page.c.area_id)
     )
     titles = _titles()
-    rows = []
+    lists: dict[bool, list[WaitingStep]] = {False: [], True: []}
     for r in session.execute(stmt):
         ptype = r.process_type
         roles = ", ".join(role_title(role) for role in (r.allowed_roles or []))
         due = r.due_at
-        rows.append(
+        lists[bool(r.worst)].append(
             WaitingStep(
                 task_id=r.id,
                 process_id=r.process_id,
@@ -581,17 +588,9 @@ def waiting_steps(session: Session, rq: Resolved, now: datetime, *, worst: bool)
                 escalation_level=r.escalation_level,
             )
         )
-    if worst:
-        return sorted(rows, key=lambda w: (-w.escalation_level, w.due_at or now, w.task_id))
-    return sorted(rows, key=lambda w: (w.since, w.task_id))
-
-
-def breaches(session: Session, rq: Resolved, now: datetime, steps: Sequence[StepBacklog]) -> Breaches:
-    """Overdue and escalated open steps (from the step backlog), the most overdue listed."""
-    return Breaches(
-        overdue=sum(s.overdue for s in steps),
-        escalated=sum(s.escalated for s in steps),
-        worst=waiting_steps(session, rq, now, worst=True),
+    return (
+        sorted(lists[False], key=lambda w: (w.since, w.task_id)),
+        sorted(lists[True], key=lambda w: (-w.escalation_level, w.due_at or now, w.task_id)),
     )
 
 
@@ -842,8 +841,9 @@ def units_and_accounts(*keys: Any) -> Any:
 def coverage(rq: Resolved, units: Units) -> list[CoverageRow]:
     """The cascade's accounts by level below the scope's unit."""
     sums: dict[OrgLevel, list[int]] = {}
+    below = set(list(OrgLevel)[rq.unit.level.rank + 1 :])
     for _, level, counts in units:
-        if level.rank <= rq.unit.level.rank:
+        if level not in below:
             continue
         total = sums.setdefault(level, [0] * 6)
         for i, value in enumerate(counts):
@@ -934,7 +934,9 @@ def monitor(
     now = now or datetime.now(UTC)
     timed = _Timer()
     rq: Resolved = timed("scope", lambda: resolve(session, viewer, query or MonitorQuery(), now))
-    # Sorts for the percentiles and groupings stay in memory (PostgreSQL's default is 4 MB).
+    if rq.depth > 2:  # a rayon or smaller: a few hundred rows
+        return _figures(session, rq, now, live=live, timed=timed)
+    # The country or an oblast read live: the percentiles' sorts stay in memory (the default is 4 MB).
     session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
     try:
         return _figures(session, rq, now, live=live, timed=timed)
@@ -952,8 +954,10 @@ def _figures(session: Session, rq: Resolved, now: datetime, *, live: bool, timed
     opened: _OpenFigures = timed("open", lambda: source.open_figures(session, rq))
     finished = timed("finished", lambda: source.finished_figures(session, rq))
     steps = step_backlog(opened)
-    oldest = timed("oldest", lambda: waiting_steps(session, rq, now, worst=False))
-    breach = timed("breaches", lambda: breaches(session, rq, now, steps))
+    oldest, worst = timed("waiting", lambda: waiting_steps(session, rq, now))
+    breach = Breaches(
+        overdue=sum(s.overdue for s in steps), escalated=sum(s.escalated for s in steps), worst=worst
+    )
     spent = timed("durations", lambda: source.durations(session, rq))
     trend = timed("trends", lambda: trends(session, rq, now, opened, finished))
     units = timed("units", lambda: source.units_figures(session, rq))

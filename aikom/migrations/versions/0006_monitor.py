@@ -112,6 +112,9 @@ def upgrade() -> None:
     for depth in DEPTHS:
         op.execute(f"CREATE INDEX ix_process_path_{depth} ON process ((subject_path[{depth}]))")
         op.execute(
+            f"CREATE INDEX ix_process_open_path_{depth} ON process ((subject_path[{depth}])) WHERE {OPEN}"
+        )
+        op.execute(
             f"CREATE INDEX ix_approval_task_open_path_{depth} ON approval_task ((subject_path[{depth}])) "
             "WHERE state = 'open'"
         )
@@ -244,6 +247,7 @@ def downgrade() -> None:
     for depth in DEPTHS:
         op.execute(f"DROP INDEX ix_approval_task_decided_path_{depth}")
         op.execute(f"DROP INDEX ix_approval_task_open_path_{depth}")
+        op.execute(f"DROP INDEX ix_process_open_path_{depth}")
         op.execute(f"DROP INDEX ix_process_path_{depth}")
     op.execute(TRIGGERS_DOWN)
     for column in ("business_days", "subject_path", "process_type"):
