@@ -5,6 +5,7 @@ from aikom.models.account import (
     Account,
     AccountState,
     DeactivationReason,
+    KeyDelivery,
     KeyKind,
     KeyState,
     Person,
@@ -15,7 +16,7 @@ from aikom.models.audit import AuditEntry
 from aikom.models.base import Base
 from aikom.models.monitor import MonitorDay, MonitorOpen, MonitorRecent, MonitorRefresh, MonitorUnits
 from aikom.models.ois import Agreement, GrantState, Ois, OisCapability, OisGrant, OisState
-from aikom.models.org import OrgLevel, OrgStatus, OrgUnit
+from aikom.models.org import BranchLink, BranchLinkOutcome, OrgLevel, OrgStatus, OrgUnit
 from aikom.models.outbox import EmailMessage, EmailState
 from aikom.models.process import (
     Absence,
@@ -24,6 +25,8 @@ from aikom.models.process import (
     Decision,
     Process,
     ProcessState,
+    RolloutItem,
+    RolloutOutcome,
     SignedDecision,
     SigninAttempt,
     SigninChallenge,
@@ -40,12 +43,15 @@ __all__ = [
     "ApprovalTask",
     "AuditEntry",
     "Base",
+    "BranchLink",
+    "BranchLinkOutcome",
     "DashboardSession",
     "DeactivationReason",
     "Decision",
     "EmailMessage",
     "EmailState",
     "GrantState",
+    "KeyDelivery",
     "KeyKind",
     "KeyState",
     "MonitorDay",
@@ -65,6 +71,8 @@ __all__ = [
     "PersonState",
     "Process",
     "ProcessState",
+    "RolloutItem",
+    "RolloutOutcome",
     "SignedDecision",
     "SigninAttempt",
     "SigninChallenge",

@@ -61,6 +61,8 @@ class Account(Base):
         str_enum(DeactivationReason, "deactivation_reason")
     )
     deactivated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A reorganised unit's successor (a new unit: a deactivated school account is never reused).
+    successor_org_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_unit.id", ondelete="RESTRICT"))
     created_at: Mapped[datetime] = created_at_column()
 
 
@@ -126,6 +128,13 @@ class Person(Base):
     created_at: Mapped[datetime] = created_at_column()
     activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     deactivated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The КЕП certificate of the person's last sign-in: its issuer, serial and end of validity.
+    kep_issuer: Mapped[str | None] = mapped_column(String(500))
+    kep_serial: Mapped[str | None] = mapped_column(String(100))
+    kep_not_after: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The `kep_not_after` each expiry reminder was sent for (once per certificate and reminder).
+    kep_reminded_30_for: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    kep_reminded_7_for: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class KeyKind(StrEnum):
@@ -172,3 +181,27 @@ class AccessKey(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     deactivated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     deactivation_note: Mapped[str | None] = mapped_column(String(500))
+
+
+class KeyDelivery(Base):
+    """A new key's secret, kept encrypted until it is shown ONCE to the account's director or admin
+    (at most `expires_at`); then only the key's hash remains."""
+
+    __tablename__ = "key_delivery"
+    __table_args__ = (
+        CheckConstraint("(ciphertext IS NULL) = (cipher_key_id IS NULL)", name="cipher_both_or_none"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    access_key_id: Mapped[int] = mapped_column(
+        ForeignKey("access_key.id", ondelete="RESTRICT"), nullable=False, unique=True
+    )
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("account.id", ondelete="RESTRICT"), nullable=False, index=True
+    )
+    ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    cipher_key_id: Mapped[str | None] = mapped_column(String(32))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    shown_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    shown_to_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="RESTRICT"))
+    created_at: Mapped[datetime] = created_at_column()

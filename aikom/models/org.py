@@ -4,12 +4,23 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Boolean, CheckConstraint, FetchedValue, ForeignKey, Index, Integer, String, text
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    FetchedValue,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY  # `@>` (contains) is PostgreSQL's
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from aikom.models.base import Base, created_at_column, str_enum
+from aikom.models.base import Base, created_at_column, json_type, str_enum
 
 
 class OrgLevel(StrEnum):
@@ -57,6 +68,7 @@ class OrgUnit(Base):
         Index("ix_org_unit_parent_level", "parent_id", "level"),
         Index("ix_org_unit_oblast_level", "oblast_id", "level"),
         Index("ix_org_unit_lineage", "lineage", postgresql_using="gin"),
+        CheckConstraint("edebo_mark IN ('hub', 'branch')", name="edebo_mark_known"),
     )
     __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012 (SQLAlchemy's declarative hook)
 
@@ -82,6 +94,10 @@ class OrgUnit(Base):
     address: Mapped[str | None] = mapped_column(String(500))
     official_email: Mapped[str | None] = mapped_column(String(320))
     director_name: Mapped[str | None] = mapped_column(String(300))
+    # ЄДЕБО's «Опорний / Філія» mark ("hub" or "branch"), whatever the unit's place in the tree now.
+    edebo_mark: Mapped[str | None] = mapped_column(String(10))
+    # The register's «Найменування органу, до сфери управління якого належить заклад освіти», verbatim.
+    managing_body_name: Mapped[str | None] = mapped_column(String(500))
     # A school the import could not place under its hromada: an admin must move it.
     needs_placement: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     placement_note: Mapped[str | None] = mapped_column(String(500))
@@ -98,3 +114,29 @@ class OrgUnit(Base):
 
     def __repr__(self) -> str:
         return f"OrgUnit(id={self.id}, level={self.level}, name={self.name!r})"
+
+
+class BranchLinkOutcome(StrEnum):
+    """What linking a branch to its hub came to."""
+
+    LINKED = "linked"  # linked automatically: exactly one candidate fits
+    QUEUED = "queued"  # ranked candidates wait for the managing ОУО
+    NO_CANDIDATE = "no_candidate"  # nothing in the oblast fits: reported
+    CONFIRMED = "confirmed"  # linked by a person (from the queue)
+
+
+class BranchLink(Base):
+    """How a branch of the register was (or was not) linked to its hub school."""
+
+    __tablename__ = "branch_link"
+
+    branch_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id", ondelete="CASCADE"), primary_key=True)
+    outcome: Mapped[BranchLinkOutcome] = mapped_column(
+        str_enum(BranchLinkOutcome, "branch_link_outcome"), nullable=False
+    )
+    hub_id: Mapped[int | None] = mapped_column(ForeignKey("org_unit.id", ondelete="RESTRICT"))
+    # Ranked candidates: [{"hub_id": …, "score": …, "why": …}], best first.
+    candidates: Mapped[list[dict[str, Any]]] = mapped_column(json_type(), nullable=False, default=list)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="RESTRICT"))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = created_at_column()

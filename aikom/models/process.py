@@ -218,3 +218,26 @@ class DashboardSession(Base):
     last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RolloutOutcome(StrEnum):
+    """What a national rollout did for one unit."""
+
+    OPENED = "opened"  # account, keys and the base-key email committed
+    NO_EMAIL = "no_email"  # no valid official email in the register: listed, not guessed
+    HAS_ACCOUNT = "has_account"  # the unit already had an account: left as it is
+    DEACTIVATED = "deactivated"  # the unit's account was deactivated: final, no new account
+
+
+class RolloutItem(Base):
+    """One unit of a national rollout, written in the batch that handled it (so a resumed run skips it)."""
+
+    __tablename__ = "rollout_item"
+
+    process_id: Mapped[int] = mapped_column(ForeignKey("process.id", ondelete="RESTRICT"), primary_key=True)
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id", ondelete="RESTRICT"), primary_key=True)
+    outcome: Mapped[RolloutOutcome] = mapped_column(
+        str_enum(RolloutOutcome, "rollout_outcome"), nullable=False
+    )
+    note: Mapped[str | None] = mapped_column(String(500))
+    at: Mapped[datetime] = created_at_column()
