@@ -40,6 +40,9 @@ def complete(
     nonce: str = typer.Option(..., "--nonce", help="Одноразовий виклик"),
     signature: Path = typer.Option(..., "--signature", help="Файл підпису .p7s", exists=True, dir_okay=False),
     client: str = typer.Option("cli", "--client", help="Ідентифікатор клієнта для обмеження спроб"),
+    base_key: str | None = typer.Option(
+        None, "--base-key", help="Базовий ключ доступу (перший вхід до нового облікового запису)"
+    ),
     json_output: bool = typer.Option(False, "--json", help="Звіт у JSON"),
 ) -> None:
     """Verify the signed challenge and sign in as the person the certificate names.
@@ -60,6 +63,7 @@ def complete(
             nonce=nonce,
             signature=signature.read_bytes(),
             client_key=client,
+            base_key=base_key,
         )
     payload = _shown(result.to_dict())
     if not result.ok:
@@ -70,11 +74,15 @@ def complete(
     # The decision is committed; a run that cannot be woken now is resumed by the reconciler.
     woken = commands.wake(result.decided_task_ids)
     resumed = [{"task_id": task_id, "resume": woken[task_id]} for task_id in result.decided_task_ids]
-    emit(
-        {**payload, "resumed": resumed},
-        json_output,
-        f"Вхід виконано: особа № {result.person_id}" + (" (картку активовано)" if result.activated else ""),
-    )
+    from aikom.services.accounts import reveal_api_key
+
+    with unit_of_work() as session:  # a new account's API key is shown once, to whoever signed in
+        revealed = reveal_api_key(session=session, person_id=int(result.person_id or 0))
+    text = f"Вхід виконано: особа № {result.person_id}" + (" (картку активовано)" if result.activated else "")
+    if revealed is not None:
+        text += f"\nКлюч API облікового запису (показується ЛИШЕ ОДИН РАЗ, збережіть його): {revealed.token}"
+    api_key = {"public_id": revealed.public_id, "token": revealed.token} if revealed else None
+    emit({**payload, "resumed": resumed, "api_key": api_key}, json_output, text)
 
 
 def _shown(payload: dict[str, Any]) -> dict[str, Any]:

@@ -53,6 +53,13 @@ def monitor_viewers() -> Roles:
     return frozenset(MONITOR_ROLES)
 
 
+def key_holders() -> Roles:
+    """Who is shown a new account's API key: its director or ОУО admin (never a deputy)."""
+    from aikom.services.accounts import KEY_HOLDER_ROLES
+
+    return KEY_HOLDER_ROLES
+
+
 def _who_starts() -> str:
     from aikom.processes import all_specs
 
@@ -122,6 +129,11 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec(
         url_path="start", title="Почати процес", icon=":material/play_arrow:",
         script=VIEWS / "start_process.py", section=WORK, audience=process_starters, refusal_uk=_who_starts,
+    ),
+    PageSpec(
+        url_path="api-key", title="Ключ API", icon=":material/vpn_key:", script=VIEWS / "api_key.py",
+        section=ACCOUNT, audience=key_holders,
+        refusal_uk="Ключ API облікового запису показують керівнику закладу або адміністратору ОУО.",
     ),
     PageSpec(
         url_path="absence", title="Відсутність", icon=":material/event_busy:", script=VIEWS / "absence.py",

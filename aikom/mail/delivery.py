@@ -21,8 +21,9 @@ import aiosmtplib
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from aikom.mail.templates import render
+from aikom.mail.templates import SECRET_VARIABLES, render
 from aikom.models import EmailMessage, EmailState
+from aikom.services.outbox import erase_secret, message_secret
 from aikom.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -66,10 +67,10 @@ def encode_subject(subject: str, chunk_bytes: int = 39) -> str:
     return "\r\n ".join(f"=?utf-8?b?{base64.b64encode(chunk).decode('ascii')}?=" for chunk in chunks)
 
 
-def build_mime(row: EmailMessage, sender: str) -> MimeMessage:
+def build_mime(row: EmailMessage, sender: str, secret: dict[str, str] | None = None) -> MimeMessage:
     """The MIME message of an outbox row: text part plus HTML alternative (its Subject is added by
-    `message_bytes`, encoded so that no space is lost)."""
-    rendered = render(row.template, row.variables)
+    `message_bytes`, encoded so that no space is lost); `secret` fills the template's secret variable."""
+    rendered = render(row.template, {**row.variables, **(secret or {})})
     mime = MimeMessage()
     mime["From"] = sender
     mime["To"] = row.to_address
@@ -81,10 +82,10 @@ def build_mime(row: EmailMessage, sender: str) -> MimeMessage:
     return mime
 
 
-def message_bytes(row: EmailMessage, sender: str) -> bytes:
+def message_bytes(row: EmailMessage, sender: str, secret: dict[str, str] | None = None) -> bytes:
     """The message as sent: the MIME message with its Subject header first."""
     subject = render(row.template, row.variables).subject
-    body = build_mime(row, sender).as_bytes(policy=SMTP)
+    body = build_mime(row, sender, secret).as_bytes(policy=SMTP)
     return b"Subject: " + encode_subject(subject).encode("ascii") + b"\r\n" + body
 
 
@@ -142,11 +143,16 @@ async def deliver_pending(
                 ).one_or_none()
                 if row is None:  # another deliverer has it, or it was sent meanwhile
                     continue
+                if SECRET_VARIABLES.get(row.template) and row.secret_ciphertext is None:
+                    # Its secret was erased (it never leaves the outbox twice): it cannot be sent.
+                    row.state = EmailState.FAILED
+                    row.last_error = "Секрет повідомлення стерто: його не буде надіслано повторно."
+                    report.failed += 1
+                    continue
                 try:
                     envelope_from = parseaddr(settings.mail_from)[1]
-                    await smtp.sendmail(
-                        envelope_from, [row.to_address], message_bytes(row, settings.mail_from)
-                    )
+                    data = message_bytes(row, settings.mail_from, message_secret(row, settings=settings))
+                    await smtp.sendmail(envelope_from, [row.to_address], data)
                 except (aiosmtplib.SMTPException, OSError) as exc:
                     _record_failure(session, outbox_id, str(exc), row)
                     if row.state == EmailState.FAILED:
@@ -157,6 +163,7 @@ async def deliver_pending(
                 row.state = EmailState.SENT
                 row.sent_at = datetime.now(UTC)
                 row.attempts += 1
+                erase_secret(row)
                 report.sent += 1
     finally:
         if smtp.is_connected:
@@ -175,6 +182,7 @@ def _record_failure(session: Session, outbox_id: int, error: str, row: EmailMess
     row.last_error = error[:2000]
     if row.attempts >= MAX_ATTEMPTS:
         row.state = EmailState.FAILED
+        erase_secret(row)
     else:
         row.next_attempt_at = datetime.now(UTC) + backoff(row.attempts)
 

@@ -13,12 +13,16 @@ TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates" / "email"
 
 
 class BaseKeyIssued(BaseModel):
-    """The base access key of a new account, sent to the unit's official email."""
+    """The base access key of a new account, sent to the unit's official email.
+
+    The key itself is the message's secret: the outbox keeps it encrypted and fills `base_key` in only
+    when the message is sent (see `SECRET_VARIABLES`).
+    """
 
     org_name: str
-    person_name: str
-    base_key: str
-    deadline: str
+    addressee: str  # «Керівнику закладу», or the person the card is for
+    base_key: str = ""
+    deadline: str | None = None  # when the first sign-in is due (None: no card yet, e.g. a rollout)
 
 
 class ApprovalRequested(BaseModel):
@@ -115,6 +119,9 @@ class MailCheck(BaseModel):
 
     recipient_name: str
 
+
+# Templates whose one variable is a secret: never stored in clear (see `aikom.services.outbox.enqueue`).
+SECRET_VARIABLES: dict[str, str] = {"base_key_issued": "base_key"}
 
 TEMPLATES: dict[str, type[BaseModel]] = {
     "base_key_issued": BaseKeyIssued,

@@ -8,7 +8,6 @@ the process row, and only opened to create the person card.
 
 from __future__ import annotations
 
-import base64
 from datetime import UTC, datetime
 
 from pydantic import BaseModel
@@ -16,10 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aikom.core.actor import Actor
-from aikom.core.crypto import field_context, open_sealed, seal
 from aikom.core.errors import DomainError, NotFound, NotInScope, RoleNotAllowed
-from aikom.core.timefmt import format_date, format_kyiv
-from aikom.mail.templates import PersonAppointed, PersonNotice
+from aikom.core.timefmt import format_date
+from aikom.mail.templates import PersonNotice
 from aikom.models import (
     Account,
     AccountState,
@@ -42,11 +40,14 @@ from aikom.processes.director_replacement import (
     ReplacementFacts,
 )
 from aikom.services import audit
+from aikom.services.appointments import appoint_person, open_rnokpp, seal_rnokpp
 from aikom.services.approvals import FIRST_SIGNIN_STEP, ApprovalRequest, create_task
 from aikom.services.outbox import enqueue
-from aikom.services.persons import PersonData, create_person, keyring, read_rnokpp
+from aikom.services.persons import PersonData, read_rnokpp
 from aikom.services.processes import create_process, notify_requester, process_actor, starters_of
 from aikom.settings import Settings, get_settings
+
+RNOKPP_FIELD = "new_director_rnokpp"  # what the sealed РНОКПП is bound to, beside the process id
 
 
 def deputy_step_key(deputy_id: int) -> str:
@@ -193,12 +194,9 @@ def start_replacement(
         parameters=facts.model_dump(mode="json"),
         title=f"{SPEC.title_uk}: {school.name}",
     )
-    sealed = seal(
-        new_director.rnokpp.encode("ascii"),
-        context=field_context("process", "new_director_rnokpp", process.id),
-        keyring=keyring(settings),
+    facts.new_director_rnokpp_sealed = seal_rnokpp(
+        process=process, field=RNOKPP_FIELD, rnokpp=new_director.rnokpp, settings=settings
     )
-    facts.new_director_rnokpp_sealed = base64.b64encode(sealed).decode()
     process.parameters = facts.model_dump(mode="json")
     audit.record(
         session=session,
@@ -287,15 +285,12 @@ def apply_replacement(*, session: Session, process_id: int, settings: Settings |
             actor=actor,
         )
         session.flush()
-    if facts.new_director_rnokpp_sealed is None:
-        raise DomainError("У процесі немає РНОКПП нового керівника: процес треба почати заново.")
-    rnokpp = open_sealed(
-        base64.b64decode(facts.new_director_rnokpp_sealed),
-        context=field_context("process", "new_director_rnokpp", process.id),
-        keyring=keyring(settings),
-    ).decode("ascii")
-    person = create_person(
+    rnokpp = open_rnokpp(
+        process=process, field=RNOKPP_FIELD, sealed=facts.new_director_rnokpp_sealed, settings=settings
+    )
+    person, _ = appoint_person(
         session=session,
+        process=process,
         account=account,
         role=PersonRole.DIRECTOR,
         data=PersonData(
@@ -306,37 +301,11 @@ def apply_replacement(*, session: Session, process_id: int, settings: Settings |
             appointment_order_no=facts.new_director.order_no,
             appointment_order_date=facts.new_director.order_date,
         ),
-        actor_label=actor.label,
-        actor_person_id=actor.person_id,
+        actor=actor,
+        step_title=f"Перший вхід нового керівника з КЕП: {facts.new_director.full_name}",
+        due_business_days=SPEC.days_for(FIRST_SIGNIN_STEP),
+        role_title_uk="керівник закладу освіти",
         settings=settings,
-        process_id=process.id,
-    )
-    signin_task = create_task(
-        session=session,
-        request=ApprovalRequest(
-            process_id=process.id,
-            step_key=FIRST_SIGNIN_STEP,
-            title=f"Перший вхід нового керівника з КЕП: {person.full_name}",
-            allowed_roles=[PersonRole.DIRECTOR],
-            scope_org_unit_id=school.id,
-            assignee_person_id=person.id,
-            due_business_days=SPEC.days_for(FIRST_SIGNIN_STEP),
-            decisions=[Decision.CONFIRM],
-            details={"new_director": person.full_name},
-        ),
-        notify=False,  # the appointment email below says what to do
-    )
-    enqueue(
-        session=session,
-        template="person_appointed",
-        to_address=person.email,
-        variables=PersonAppointed(
-            person_name=person.full_name,
-            role_title="керівник закладу освіти",
-            org_name=school.name,
-            deadline=format_kyiv(signin_task.due_at),
-        ),
-        idempotency_key=f"process-{process.id}-new-director-appointed",
     )
     facts.new_director_id = person.id
     process.parameters = facts.model_dump(mode="json")

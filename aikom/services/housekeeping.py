@@ -2,7 +2,8 @@
 
 - dashboard sessions: a month after they expired or were revoked;
 - sign-in challenges: a day after they expired (each is single-use and lives minutes);
-- sign-in attempts: after `ATTEMPTS_KEPT` (they serve rate limiting and investigation).
+- sign-in attempts: after `ATTEMPTS_KEPT` (they serve rate limiting and investigation);
+- new API keys nobody revealed within their delivery window: the encrypted secret is erased.
 Decisions, audit entries, persons and processes are never deleted here.
 """
 
@@ -15,6 +16,7 @@ from sqlalchemy import delete, or_
 from sqlalchemy.orm import Session
 
 from aikom.models import DashboardSession, SigninAttempt, SigninChallenge
+from aikom.services.accounts import erase_expired_deliveries
 
 SESSIONS_KEPT = timedelta(days=30)
 CHALLENGES_KEPT = timedelta(days=1)
@@ -27,6 +29,7 @@ class Purged(BaseModel):
     dashboard_sessions: int = 0
     signin_challenges: int = 0
     signin_attempts: int = 0
+    key_deliveries_erased: int = 0
 
 
 def purge_expired(*, session: Session, now: datetime | None = None) -> Purged:
@@ -44,7 +47,9 @@ def purge_expired(*, session: Session, now: datetime | None = None) -> Purged:
         delete(SigninChallenge).where(SigninChallenge.expires_at < now - CHALLENGES_KEPT)
     )
     attempts = session.execute(delete(SigninAttempt).where(SigninAttempt.at < now - ATTEMPTS_KEPT))
+    erased = erase_expired_deliveries(session=session, now=now)
     return Purged(
+        key_deliveries_erased=erased,
         dashboard_sessions=int(sessions.rowcount or 0),  # type: ignore[attr-defined]
         signin_challenges=int(challenges.rowcount or 0),  # type: ignore[attr-defined]
         signin_attempts=int(attempts.rowcount or 0),  # type: ignore[attr-defined]

@@ -367,7 +367,9 @@ def check_key(*, session: Session, token: str, settings: Settings | None = None)
         return KeyCheck(valid=False, reason=KeyCheckReason.DEACTIVATED, kind=kind)
     if key.state == KeyState.SUSPENDED:
         return KeyCheck(valid=False, reason=KeyCheckReason.SUSPENDED, kind=kind)
-    if account_state != AccountState.ACTIVE:
+    # A new account (PENDING) is entered with its base key: that is what the key is for (the order, item 4).
+    usable = (AccountState.ACTIVE, AccountState.PENDING) if kind == KeyKind.BASE else (AccountState.ACTIVE,)
+    if account_state not in usable:
         return KeyCheck(valid=False, reason=KeyCheckReason.ACCOUNT_INACTIVE, kind=kind)
     if key.pepper_id != settings.key_pepper_id:
         _rehash(session=session, key=key, secret=parsed.secret, settings=settings)

@@ -7,8 +7,33 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from aikom.mail.templates import validate_variables
+from aikom.core.crypto import open_sealed, seal
+from aikom.mail.templates import SECRET_VARIABLES, validate_variables
 from aikom.models import EmailMessage
+from aikom.services.persons import keyring
+from aikom.settings import Settings
+
+
+def message_secret(row: EmailMessage, *, settings: Settings | None = None) -> dict[str, str]:
+    """The secret variable of a message, decrypted, to render it for sending ({} when it carries none)."""
+    name = SECRET_VARIABLES.get(row.template)
+    if name is None or row.secret_ciphertext is None:
+        return {}
+    plain = open_sealed(
+        row.secret_ciphertext, context=secret_context(row.idempotency_key), keyring=keyring(settings)
+    )
+    return {name: plain.decode()}
+
+
+def erase_secret(row: EmailMessage) -> None:
+    """Forget a message's secret (it was sent, or will never be)."""
+    row.secret_ciphertext = None
+    row.secret_key_id = None
+
+
+def secret_context(idempotency_key: str) -> bytes:
+    """What a message's secret is bound to: its idempotency key (a ciphertext moved to another row fails)."""
+    return b"email_outbox.secret:" + idempotency_key.encode()
 
 
 def enqueue(
@@ -18,12 +43,33 @@ def enqueue(
     to_address: str,
     variables: BaseModel,
     idempotency_key: str,
+    secret: str | None = None,
+    settings: Settings | None = None,
 ) -> EmailMessage:
-    """Write one message to the outbox; a second call with the same key returns the first message."""
+    """Write one message to the outbox; a second call with the same key returns the first message.
+
+    A `secret` (the template's secret variable, e.g. a base key) is stored encrypted, put into the message
+    only when it is sent, and erased once it is (`aikom.mail.delivery`).
+    """
     data = validate_variables(template, variables)
+    sealed: dict[str, object] = {}
+    if secret is not None:
+        if template not in SECRET_VARIABLES:
+            raise ValueError(f"template {template} carries no secret")
+        ring = keyring(settings)
+        sealed = {
+            "secret_ciphertext": seal(secret.encode(), context=secret_context(idempotency_key), keyring=ring),
+            "secret_key_id": ring.current_key_id,
+        }
     stmt = (
         insert(EmailMessage)
-        .values(idempotency_key=idempotency_key, to_address=to_address, template=template, variables=data)
+        .values(
+            idempotency_key=idempotency_key,
+            to_address=to_address,
+            template=template,
+            variables=data,
+            **sealed,
+        )
         .on_conflict_do_nothing(index_elements=[EmailMessage.idempotency_key])
     )
     session.execute(stmt)

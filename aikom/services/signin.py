@@ -20,8 +20,11 @@ from aikom.core.kep.reasons import Purpose
 from aikom.core.kep.trust import TrustList
 from aikom.core.kep.verify import Verification, verify_detached
 from aikom.models import (
+    AccessKey,
     Account,
     AccountState,
+    KeyKind,
+    KeyState,
     OrgUnit,
     Person,
     PersonState,
@@ -29,6 +32,7 @@ from aikom.models import (
     SigninChallenge,
 )
 from aikom.services import approvals, audit
+from aikom.services.keys import check_key
 from aikom.services.org import effective_edrpou
 from aikom.services.persons import find_persons_by_rnokpp
 from aikom.settings import Settings
@@ -47,6 +51,14 @@ SIGNIN_MESSAGES_UK: dict[str, str] = {
     ),
     "person_inactive": "Картку особи деактивовано: вхід неможливий.",
     "account_inactive": "Обліковий запис закладу чи органу не активний: вхід неможливий.",
+    "base_key_required": (
+        "Базовий ключ доступу: це перший вхід до нового облікового запису — введіть базовий ключ, "
+        "надісланий на офіційну електронну пошту закладу чи органу."
+    ),
+    "base_key_wrong": (
+        "Базовий ключ доступу: ключ не той, що надіслано на офіційну пошту цього закладу чи органу, "
+        "або його деактивовано."
+    ),
 }
 
 
@@ -114,8 +126,13 @@ def sign_in(
     signature: bytes,
     client_key: str,
     now: datetime | None = None,
+    base_key: str | None = None,
 ) -> SignInResult:
-    """Verify a signed challenge and map the certificate to a person; record the attempt."""
+    """Verify a signed challenge and map the certificate to a person; record the attempt.
+
+    The first sign-in to a newly opened account (PENDING, holding a base key) also needs that base key:
+    it binds the account to whoever reads the unit's official mailbox (the order, item 4).
+    """
     now = now or datetime.now(UTC)
     result = _attempt(
         session=session,
@@ -125,6 +142,7 @@ def sign_in(
         signature=signature,
         client_key=client_key,
         now=now,
+        base_key=base_key,
     )
     session.add(
         SigninAttempt(
@@ -156,6 +174,7 @@ def _attempt(
     signature: bytes,
     client_key: str,
     now: datetime,
+    base_key: str | None,
 ) -> SignInResult:
     window_start = now - timedelta(seconds=settings.signin_failure_window_seconds)
     failures = session.scalar(
@@ -216,6 +235,10 @@ def _attempt(
     account = session.get(Account, person.account_id)
     if account is None or account.state not in (AccountState.ACTIVE, AccountState.PENDING):
         return _refuse("account_inactive", verification, person.id)
+    if account.state == AccountState.PENDING:
+        refusal = _check_base_key(session, settings, account, base_key)
+        if refusal is not None:
+            return _refuse(refusal, verification, person.id)
 
     activated = person.state == PersonState.PENDING
     if activated:
@@ -260,6 +283,28 @@ def _attempt(
         verification=verification,
         decided_task_ids=decided,
     )
+
+
+def _check_base_key(session: Session, settings: Settings, account: Account, token: str | None) -> str | None:
+    """Why the base key does not open this pending account (None when it does, or it has none)."""
+    base = session.scalars(
+        select(AccessKey.id).where(
+            AccessKey.account_id == account.id,
+            AccessKey.kind == KeyKind.BASE,
+            AccessKey.state == KeyState.ACTIVE,
+        )
+    ).first()
+    if base is None:  # opened before base keys were asked for (or by hand): nothing to check
+        return None
+    token = (token or "").strip()
+    if not token:
+        return "base_key_required"
+    check = check_key(session=session, token=token, settings=settings)
+    if not check.valid or check.kind != KeyKind.BASE or check.org_unit is None:
+        return "base_key_wrong"
+    if check.org_unit.id != account.org_unit_id:
+        return "base_key_wrong"
+    return None
 
 
 def _unit_edrpou(session: Session, person: Person) -> str | None:

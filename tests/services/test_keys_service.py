@@ -89,6 +89,8 @@ def test_issue_for_an_org_unit_creates_its_pending_account(session: Session) -> 
     assert _audit_actions(session)[-2:] == ["account.created", "access_key.issued"]
     check = svc.check_key(session=session, token=issued.api.token)
     assert check.reason == KeyCheckReason.ACCOUNT_INACTIVE  # PENDING until the first КЕП sign-in
+    # …but the base key is what that first sign-in is entered with.
+    assert svc.check_key(session=session, token=issued.base.token).valid
     with pytest.raises(NotFound):
         svc.issue_keys_for_org_unit(session=session, org_unit_id=10**9, actor_label=ACTOR)
 

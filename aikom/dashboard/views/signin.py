@@ -17,14 +17,16 @@ from aikom.dashboard.context import (
     unit_of_work,
 )
 from aikom.dashboard.labels import plain
-from aikom.dashboard.navigation import SIGNIN_HINT_KEY, after_signin
+from aikom.dashboard.navigation import SIGNIN_HINT_KEY, after_signin, switch_to
 from aikom.dashboard.widgets import signature_uploader
 from aikom.models import PersonRole
+from aikom.services.accounts import api_key_waiting
 from aikom.services.persons import ROLE_TITLES_UK
 from aikom.services.signin import challenge_content, issue_challenge, sign_in
 from aikom.services.trust import current_trust_list
 
 NONCE_KEY = "signin_nonce"
+BASE_KEY_KEY = "signin_base_key"
 
 
 def _client_key() -> str:
@@ -46,6 +48,7 @@ def _complete(nonce: str, signature: bytes) -> None:
                 nonce=nonce,
                 signature=signature,
                 client_key=_client_key(),
+                base_key=st.session_state.get(BASE_KEY_KEY) or None,
             )
     except Exception as error:  # shown as a message, never as a traceback
         show_error(error)
@@ -67,6 +70,10 @@ def _complete(nonce: str, signature: bytes) -> None:
         show_error(error)
         return
     flash("Вхід виконано. Вашу картку активовано." if result.activated else "Вхід виконано.")
+    with unit_of_work() as session:
+        key_waiting = api_key_waiting(session=session, person_id=int(result.person_id or 0))
+    if key_waiting:  # a new account's API key waits to be shown once: that comes first
+        switch_to("api-key")
     after_signin()
 
 
@@ -110,6 +117,13 @@ st.download_button(
     key="download_challenge",
 )
 uploaded = signature_uploader("Файл підпису (.p7s)", key="p7s")
+st.text_input(
+    "Базовий ключ доступу (лише для першого входу до нового облікового запису)",
+    key=BASE_KEY_KEY,
+    type="password",
+    max_chars=200,
+    help="Ключ надійшов на офіційну електронну пошту закладу чи органу, коли відкрили його обліковий запис.",
+)
 if st.button("Увійти з КЕП", key="signin_upload", type="primary"):
     if uploaded is None:
         st.error("Файл підпису: завантажте відокремлений підпис виклику (.p7s).")
