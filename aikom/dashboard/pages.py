@@ -131,15 +131,15 @@ PAGES: tuple[PageSpec, ...] = (
         script=VIEWS / "start_process.py", section=WORK, audience=process_starters, refusal_uk=_who_starts,
     ),
     PageSpec(
-        url_path="api-key", title="Ключ API", icon=":material/vpn_key:", script=VIEWS / "api_key.py",
-        section=ACCOUNT, audience=key_holders,
-        refusal_uk="Ключ API облікового запису показують керівнику закладу або адміністратору ОУО.",
-    ),
-    PageSpec(
         url_path="absence", title="Відсутність", icon=":material/event_busy:", script=VIEWS / "absence.py",
         section=WORK, audience=MAY_BE_ABSENT,
         refusal_uk="Відсутність позначає адміністратор ІОА або ОУО; керівник закладу не передає своїх "
         "повноважень.",
+    ),
+    PageSpec(
+        url_path="api-key", title="Ключ API", icon=":material/vpn_key:", script=VIEWS / "api_key.py",
+        section=ACCOUNT, audience=key_holders,
+        refusal_uk="Ключ API облікового запису показують керівнику закладу або адміністратору ОУО.",
     ),
 )  # fmt: skip
 

@@ -39,6 +39,7 @@ PAGES = [
     "views/process.py",
     "views/start_process.py",
     "views/absence.py",
+    "views/api_key.py",
     MAILBOX,
 ]
 LINK_NAME = "Петренко [клік](http://example.org/x) ![](http://example.org/pixel.png)"
@@ -171,7 +172,15 @@ def test_each_role_sees_only_its_pages(dashboard_world: DashboardWorld) -> None:
         ],
         "support": ["Мої завдання", "Процеси", "Моніторинг", "Процес", "Пошта (демо)"],
         "manager": ["Процеси", "Моніторинг", "Процес", "Пошта (демо)"],
-        "oblast-admin": ["Мої завдання", "Процеси", "Моніторинг", "Процес", "Почати процес", "Відсутність"],
+        "oblast-admin": [
+            "Мої завдання",
+            "Процеси",
+            "Моніторинг",
+            "Процес",
+            "Почати процес",
+            "Відсутність",
+            "Ключ API",
+        ],
         "hromada-admin-1": [
             "Мої завдання",
             "Процеси",
@@ -179,8 +188,9 @@ def test_each_role_sees_only_its_pages(dashboard_world: DashboardWorld) -> None:
             "Процес",
             "Почати процес",
             "Відсутність",
+            "Ключ API",
         ],
-        "director": ["Мої завдання", "Процеси", "Процес"],
+        "director": ["Мої завдання", "Процеси", "Процес", "Почати процес", "Ключ API"],
         "deputy": ["Процес"],
     }
     with unit_of_work() as session:
@@ -292,10 +302,16 @@ def test_start_page_tells_an_oblast_admin_who_starts_a_replacement(dashboard_wor
     assert "починає адміністратор органу управління освітою (ОУО), що керує закладом" in text
 
 
-def test_start_page_for_a_director_explains_who_starts(dashboard_world: DashboardWorld) -> None:
+def test_a_director_may_start_only_a_deputy(dashboard_world: DashboardWorld) -> None:
     at = _app(dashboard_world.persons["director"].person_id, "views/start_process.py")
-    assert "Процеси починають: Заміна керівника закладу освіти — заміну керівника починає" in _texts(at)
-    assert not at.selectbox
+    assert not at.selectbox  # one process only: no choice to make
+    assert "Призначення заступника (відповідальної особи)" in _texts(at)
+
+
+def test_a_deputy_is_told_who_starts_processes(dashboard_world: DashboardWorld) -> None:
+    at = _app(dashboard_world.persons["deputy"].person_id, "views/start_process.py")
+    text = _texts(at)
+    assert "заступник не може створити заступника" in text
 
 
 # --- the work queue ----------------------------------------------------------------------------------
