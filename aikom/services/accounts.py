@@ -8,10 +8,11 @@ director or admin reveals it, then only its hash remains. Nothing here commits.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from aikom.core.actor import Actor
@@ -33,8 +34,8 @@ from aikom.models import (
     PersonState,
 )
 from aikom.services import audit
-from aikom.services.keys import issue_keys_for_org_unit
-from aikom.services.outbox import enqueue
+from aikom.services.keys import issue_keys_for_accounts
+from aikom.services.outbox import Outgoing, enqueue_many
 from aikom.services.persons import keyring
 from aikom.settings import Settings, get_settings
 
@@ -122,6 +123,17 @@ class OpenedAccount:
     notes: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class AccountToOpen:
+    """A unit whose account a process opens, and the official address its base key goes to."""
+
+    unit_id: int
+    unit_name: str
+    unit_level: OrgLevel
+    official_email: str
+    idempotency_key: str  # of its base-key email
+
+
 def open_account(
     *,
     session: Session,
@@ -134,57 +146,111 @@ def open_account(
 ) -> OpenedAccount:
     """Open the unit's account (PENDING) with its base and API keys, email the base key to the official
     address and keep the API key for one showing; an account that already holds keys is left as it is."""
-    settings = settings or get_settings()
     account = check_may_open(session, unit)
     if account is not None and has_keys(session, account.id):
         return OpenedAccount(account_id=account.id, opened=False)
-    issued = issue_keys_for_org_unit(
-        session=session,
-        org_unit_id=unit.id,
-        actor_label=actor.label,
-        actor_person_id=actor.person_id,
-        settings=settings,
+    wanted = AccountToOpen(unit.id, unit.name, unit.level, official_email, idempotency_key)
+    return open_accounts(session=session, units=[wanted], actor=actor, deadline=deadline, settings=settings)[
+        0
+    ]
+
+
+def open_accounts(
+    *,
+    session: Session,
+    units: Sequence[AccountToOpen],
+    actor: Actor,
+    deadline: datetime | None,
+    settings: Settings | None = None,
+) -> list[OpenedAccount]:
+    """Open many units' accounts at once (a rollout's batch): accounts PENDING where missing, base and API
+    keys, the base-key emails (secrets encrypted) and the API keys kept for one showing — a few
+    statements per batch, not per unit. The caller has left out units that hold keys or were deactivated."""
+    settings = settings or get_settings()
+    if not units:
+        return []
+    unit_ids = [u.unit_id for u in units]
+    existing = session.execute(
+        select(Account.org_unit_id, Account.id).where(Account.org_unit_id.in_(unit_ids))
     )
-    message = enqueue(
+    accounts = {unit_id: account_id for unit_id, account_id in existing.tuples()}
+    missing = [u for u in unit_ids if u not in accounts]
+    if missing:
+        created = session.execute(
+            insert(Account).returning(Account.org_unit_id, Account.id, sort_by_parameter_order=True),
+            [{"org_unit_id": unit_id, "state": AccountState.PENDING} for unit_id in missing],
+        ).tuples()
+        accounts.update({unit_id: account_id for unit_id, account_id in created})
+    account_ids = [accounts[u] for u in unit_ids]
+    issued = issue_keys_for_accounts(session=session, account_ids=account_ids, actor=actor, settings=settings)
+    ring = keyring(settings)
+    deadline_text = format_kyiv(deadline) if deadline else None
+    messages = enqueue_many(
         session=session,
         template="base_key_issued",
-        to_address=official_email,
-        variables=BaseKeyIssued(
-            org_name=unit.name,
-            addressee="Шановні колеги"
-            if unit.level != OrgLevel.SCHOOL
-            else "Шановна керівнице / шановний керівнику",
-            deadline=format_kyiv(deadline) if deadline else None,
-        ),
-        idempotency_key=idempotency_key,
-        secret=issued.base.token,
+        messages=[
+            Outgoing(
+                to_address=u.official_email,
+                variables=BaseKeyIssued(
+                    org_name=u.unit_name,
+                    addressee="Шановні колеги"
+                    if u.unit_level != OrgLevel.SCHOOL
+                    else "Шановна керівнице / шановний керівнику",
+                    deadline=deadline_text,
+                ),
+                idempotency_key=u.idempotency_key,
+                secret=issued[accounts[u.unit_id]].base.token,
+            )
+            for u in units
+        ],
         settings=settings,
     )
-    ring = keyring(settings)
-    delivery = KeyDelivery(
-        access_key_id=issued.api.key_id,
-        account_id=issued.account_id,
-        ciphertext=seal(issued.api.token.encode(), context=_sealed_context(issued.api.key_id), keyring=ring),
-        cipher_key_id=ring.current_key_id,
-        expires_at=datetime.now(UTC) + timedelta(days=API_KEY_DELIVERY_DAYS),
+    expires = datetime.now(UTC) + timedelta(days=API_KEY_DELIVERY_DAYS)
+    session.execute(
+        insert(KeyDelivery),
+        [
+            {
+                "access_key_id": keys.api.key_id,
+                "account_id": account_id,
+                "ciphertext": seal(
+                    keys.api.token.encode(), context=_sealed_context(keys.api.key_id), keyring=ring
+                ),
+                "cipher_key_id": ring.current_key_id,
+                "expires_at": expires,
+            }
+            for account_id, keys in issued.items()
+        ],
     )
-    session.add(delivery)
-    audit.record(
-        session=session,
-        action="account.opened",
-        object_type="account",
-        object_id=issued.account_id,
-        details={"org_unit_id": unit.id, "official_email": official_email, "outbox_id": message.id},
-        actor=actor,
-    )
+    created_ids = {accounts[u] for u in missing}
+    events: list[audit.Event] = []
+    for u in units:
+        account_id = accounts[u.unit_id]
+        if account_id in created_ids:
+            events.append(audit.Event("account.created", "account", account_id, {"org_unit_id": u.unit_id}))
+        events.append(
+            audit.Event(
+                "account.opened",
+                "account",
+                account_id,
+                {
+                    "org_unit_id": u.unit_id,
+                    "official_email": u.official_email,
+                    "outbox_id": messages[u.idempotency_key],
+                },
+            )
+        )
+    audit.record_many(session=session, events=events, actor=actor)
     session.flush()
-    return OpenedAccount(
-        account_id=issued.account_id,
-        opened=True,
-        email_id=message.id,
-        base_key_id=issued.base.key_id,
-        api_key_id=issued.api.key_id,
-    )
+    return [
+        OpenedAccount(
+            account_id=accounts[u.unit_id],
+            opened=True,
+            email_id=messages[u.idempotency_key],
+            base_key_id=issued[accounts[u.unit_id]].base.key_id,
+            api_key_id=issued[accounts[u.unit_id]].api.key_id,
+        )
+        for u in units
+    ]
 
 
 @dataclass(frozen=True)

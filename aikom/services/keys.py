@@ -8,13 +8,15 @@ the caller's transaction; nothing here commits.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from aikom.core.actor import Actor
 from aikom.core.errors import DomainError, NotFound, ValidationFailed
 from aikom.core.keys import (
     DEFAULT_SCOPES,
@@ -253,35 +255,73 @@ def issue_account_keys(
     ).first()
     if current is not None:
         raise KeysAlreadyIssued(locked.id)
-    base = _new_key(
+    actor = Actor(person_id=actor_person_id, label=actor_label)
+    return issue_keys_for_accounts(session=session, account_ids=[locked.id], actor=actor, settings=settings)[
+        locked.id
+    ]
+
+
+def issue_keys_for_accounts(
+    *, session: Session, account_ids: Sequence[int], actor: Actor, settings: Settings | None = None
+) -> dict[int, IssuedKeys]:
+    """Issue the base and API key of each account in two statements (one insert, one audit append); the
+    caller has checked that none of them holds current keys (a national rollout issues thousands)."""
+    settings = settings or get_settings()
+    if not account_ids:
+        return {}
+    pepper_id = settings.key_pepper_id
+    pepper = pepper_bytes(settings.key_peppers, pepper_id)
+    planned: list[tuple[int, KeyKind, str, str]] = []  # account, kind, public id, token
+    rows: list[dict[str, Any]] = []
+    for account_id in account_ids:
+        for kind in (KeyKind.BASE, KeyKind.API):
+            generated = generate_token(kind.value)
+            planned.append((account_id, kind, generated.public_id, generated.token))
+            rows.append(
+                {
+                    "account_id": account_id,
+                    "kind": kind,
+                    "public_id": generated.public_id,
+                    "secret_hash": hash_secret(generated.secret, pepper),
+                    "pepper_id": pepper_id,
+                    "scopes": list(DEFAULT_SCOPES[kind.value]),
+                    "state": KeyState.ACTIVE,
+                }
+            )
+    ids = session.scalars(insert(AccessKey).returning(AccessKey.id, sort_by_parameter_order=True), rows).all()
+    issued: dict[int, dict[KeyKind, IssuedKey]] = {}
+    for key_id, (account_id, kind, public_id, token) in zip(ids, planned, strict=True):
+        scopes = tuple(DEFAULT_SCOPES[kind.value])
+        issued.setdefault(account_id, {})[kind] = IssuedKey(
+            key_id=key_id, kind=kind, public_id=public_id, scopes=scopes, token=token
+        )
+    audit.record_many(
         session=session,
-        account_id=locked.id,
-        kind=KeyKind.BASE,
-        scopes=DEFAULT_SCOPES["base"],
-        settings=settings,
+        events=[
+            audit.Event(
+                action="access_key.issued",
+                object_type="account",
+                object_id=account_id,
+                details={
+                    "keys": [
+                        {
+                            "key_id": k.key_id,
+                            "kind": k.kind,
+                            "public_id": k.public_id,
+                            "scopes": list(k.scopes),
+                        }
+                        for k in (pair[KeyKind.BASE], pair[KeyKind.API])
+                    ]
+                },
+            )
+            for account_id, pair in issued.items()
+        ],
+        actor=actor,
     )
-    api = _new_key(
-        session=session,
-        account_id=locked.id,
-        kind=KeyKind.API,
-        scopes=DEFAULT_SCOPES["api"],
-        settings=settings,
-    )
-    audit.record(
-        session=session,
-        action="access_key.issued",
-        object_type="account",
-        object_id=locked.id,
-        details={
-            "keys": [
-                {"key_id": k.key_id, "kind": k.kind, "public_id": k.public_id, "scopes": list(k.scopes)}
-                for k in (base, api)
-            ]
-        },
-        actor_person_id=actor_person_id,
-        actor_label=actor_label,
-    )
-    return IssuedKeys(account_id=locked.id, base=base, api=api)
+    return {
+        account_id: IssuedKeys(account_id=account_id, base=pair[KeyKind.BASE], api=pair[KeyKind.API])
+        for account_id, pair in issued.items()
+    }
 
 
 def issue_keys_for_org_unit(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
@@ -36,6 +39,16 @@ def secret_context(idempotency_key: str) -> bytes:
     return b"email_outbox.secret:" + idempotency_key.encode()
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """One message of `enqueue_many`."""
+
+    to_address: str
+    variables: BaseModel
+    idempotency_key: str
+    secret: str | None = field(default=None, repr=False)
+
+
 def enqueue(
     *,
     session: Session,
@@ -51,32 +64,47 @@ def enqueue(
     A `secret` (the template's secret variable, e.g. a base key) is stored encrypted, put into the message
     only when it is sent, and erased once it is (`aikom.mail.delivery`).
     """
-    data = validate_variables(template, variables)
-    sealed: dict[str, object] = {}
-    if secret is not None:
-        if template not in SECRET_VARIABLES:
-            raise ValueError(f"template {template} carries no secret")
-        ring = keyring(settings)
-        sealed = {
-            "secret_ciphertext": seal(secret.encode(), context=secret_context(idempotency_key), keyring=ring),
-            "secret_key_id": ring.current_key_id,
-        }
-    stmt = (
-        insert(EmailMessage)
-        .values(
-            idempotency_key=idempotency_key,
-            to_address=to_address,
-            template=template,
-            variables=data,
-            **sealed,
-        )
-        .on_conflict_do_nothing(index_elements=[EmailMessage.idempotency_key])
+    enqueue_many(
+        session=session,
+        template=template,
+        messages=[Outgoing(to_address, variables, idempotency_key, secret)],
+        settings=settings,
     )
-    session.execute(stmt)
-    message = session.scalars(
-        select(EmailMessage).where(EmailMessage.idempotency_key == idempotency_key)
-    ).one()
-    return message
+    return session.scalars(select(EmailMessage).where(EmailMessage.idempotency_key == idempotency_key)).one()
+
+
+def enqueue_many(
+    *, session: Session, template: str, messages: Sequence[Outgoing], settings: Settings | None = None
+) -> dict[str, int]:
+    """Write many messages of one template in one statement; idempotent by key. Their ids by key."""
+    if not messages:
+        return {}
+    ring = keyring(settings) if any(m.secret is not None for m in messages) else None
+    if ring is not None and template not in SECRET_VARIABLES:
+        raise ValueError(f"template {template} carries no secret")
+    rows = []
+    for m in messages:
+        sealed = None
+        if m.secret is not None and ring is not None:
+            sealed = seal(m.secret.encode(), context=secret_context(m.idempotency_key), keyring=ring)
+        rows.append(
+            {
+                "idempotency_key": m.idempotency_key,
+                "to_address": m.to_address,
+                "template": template,
+                "variables": validate_variables(template, m.variables),
+                "secret_ciphertext": sealed,
+                "secret_key_id": ring.current_key_id if sealed is not None and ring is not None else None,
+            }
+        )
+    session.execute(
+        insert(EmailMessage).on_conflict_do_nothing(index_elements=[EmailMessage.idempotency_key]), rows
+    )
+    keys = [m.idempotency_key for m in messages]
+    found = session.execute(
+        select(EmailMessage.idempotency_key, EmailMessage.id).where(EmailMessage.idempotency_key.in_(keys))
+    )
+    return {key: message_id for key, message_id in found.tuples()}
 
 
 class OutboxEntry(BaseModel):

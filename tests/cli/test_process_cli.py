@@ -79,7 +79,7 @@ def test_types_lists_every_declared_process_with_its_parameters_schema(aikom: Ai
 
     assert code == 0
     by_type = {t["type"]: t for t in types}
-    assert set(by_type) == {"director-replacement", "demo-approval"}
+    assert {"director-replacement", "demo-approval", "cascade-provisioning", "deputy"} <= set(by_type)
     demo = by_type["demo-approval"]
     assert demo["title"] == "Демонстраційний запит на погодження"
     assert set(demo["parameters"]["properties"]) == {"org", "title", "due_in_seconds", "due_business_days"}
@@ -94,7 +94,11 @@ def test_types_without_demo_mode_has_no_demo_process(aikom: Aikom, monkeypatch: 
     monkeypatch.setenv("AIKOM_DEMO_MODE", "false")
     get_settings.cache_clear()
     code, types = aikom("process", "types")
-    assert code == 0 and [t["type"] for t in types] == ["director-replacement"]
+    from aikom.processes import PROCESS_MODULES, all_specs
+
+    assert len(PROCESS_MODULES) > 1
+    assert code == 0 and [t["type"] for t in types] == [s.type for s in all_specs(demo=False)]
+    assert "demo-approval" not in {t["type"] for t in types}
 
 
 def test_an_unknown_type_is_refused_naming_the_known_ones(aikom: Aikom) -> None:
@@ -103,9 +107,10 @@ def test_an_unknown_type_is_refused_naming_the_known_ones(aikom: Aikom) -> None:
 
     assert code == 1
     assert refused["error"] == "unknown_process_type"
-    assert refused["message"] == (
-        "Тип процесу: «school-closure» не існує; можливі: director-replacement, demo-approval."
+    assert refused["message"].startswith(
+        "Тип процесу: «school-closure» не існує; можливі: director-replacement, "
     )
+    assert "cascade-provisioning" in refused["message"] and "demo-approval" in refused["message"]
 
 
 def test_an_empty_new_director_is_refused_naming_every_missing_field(aikom: Aikom, tmp_path: Path) -> None:

@@ -163,3 +163,20 @@ def test_a_second_writer_waits_for_the_first_to_commit(throwaway_engine: Engine)
     assert second_entry and second_entry[0].prev_hash == first_hash
     with Session(throwaway_engine) as s:
         assert audit.verify_chain(session=s).ok
+
+
+def test_a_batch_of_entries_is_chained_in_order_and_verifies(session: Session) -> None:
+    from aikom.core.actor import Actor
+
+    audit.record(session=session, action="before", object_type="t", object_id=0, actor_label="тест")
+    written = audit.record_many(
+        session=session,
+        events=[audit.Event("batch.item", "t", i, {"n": i}) for i in range(50)],
+        actor=Actor(person_id=None, label="розгортання"),
+    )
+    audit.record(session=session, action="after", object_type="t", object_id=99, actor_label="тест")
+    assert written == 50
+    rows = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(52)).all()[::-1]
+    assert [r.object_id for r in rows] == ["0"] + [str(i) for i in range(50)] + ["99"]
+    assert all(later.prev_hash == earlier.entry_hash for earlier, later in itertools.pairwise(rows))
+    assert audit.verify_chain(session=session).ok
