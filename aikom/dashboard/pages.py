@@ -129,6 +129,10 @@ PAGES: tuple[PageSpec, ...] = (
         refusal_uk="Відсутність позначає адміністратор ІОА або ОУО; керівник закладу не передає своїх "
         "повноважень.",
     ),
+    PageSpec(
+        url_path="kep-check", title="Перевірити КЕП", icon=":material/verified_user:",
+        script=VIEWS / "kep_check.py", section=ACCOUNT, audience=PUBLIC,
+    ),
 )  # fmt: skip
 
 DEMO_PAGES: tuple[PageSpec, ...] = (

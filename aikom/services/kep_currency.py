@@ -152,9 +152,9 @@ def mask_rnokpp(value: str) -> str:
 
 
 def days_left(until: datetime, now: datetime) -> int:
-    """Whole days until `until`: a part of a day counts as one; negative once it has passed."""
-    days = (until - now) / timedelta(days=1)
-    return math.ceil(days) if days > 0 else math.floor(days)
+    """Days until `until`, a part of a day counting as one (0 on its last day); once it has passed, minus
+    the whole days since (0 on the day it ended)."""
+    return math.ceil((until - now) / timedelta(days=1))
 
 
 def certificate_report(verification: Verification, *, now: datetime | None = None) -> KepReport:
@@ -329,6 +329,7 @@ class LastSigninKep(BaseModel):
     serial: str | None
     not_after: datetime
     days_left: int
+    expired: bool
 
 
 def last_signin_kep(*, session: Session, person_id: int, now: datetime | None = None) -> LastSigninKep | None:
@@ -336,11 +337,13 @@ def last_signin_kep(*, session: Session, person_id: int, now: datetime | None = 
     person = session.get(Person, person_id)
     if person is None or person.kep_not_after is None:
         return None
+    now = now or datetime.now(UTC)
     return LastSigninKep(
         issuer=person.kep_issuer,
         serial=person.kep_serial,
         not_after=person.kep_not_after,
-        days_left=days_left(person.kep_not_after, now or datetime.now(UTC)),
+        days_left=days_left(person.kep_not_after, now),
+        expired=person.kep_not_after <= now,
     )
 
 
