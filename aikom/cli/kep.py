@@ -96,6 +96,44 @@ def verify(
     raise typer.Exit(1)
 
 
+@app.command(
+    "check-cert",
+    help="Перевірити сертифікат КЕП (DER або PEM), як його перевірив би вхід до АІКОМ: довірений надавач, "
+    "ланцюжок, CRL, строк чинності, використання ключа; код виходу 0 — прийнято, 1 — ні.",
+)
+def check_cert(
+    cert_path: Annotated[Path, typer.Argument(help="Файл сертифіката (.cer, .crt, .der, .pem)")],
+    trust_dir: Annotated[
+        Path | None, typer.Option("--trust", help="Тека довірених надавачів і їхніх CRL")
+    ] = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Check a certificate as the sign-in would; the РНОКПП it carries is shown masked."""
+    from aikom.core.kep.certificate import MAX_CERTIFICATE_BYTES, verify_certificate
+    from aikom.core.timefmt import format_kyiv
+    from aikom.services.kep_currency import certificate_report
+
+    settings = get_settings()
+    try:
+        trust = TrustList.load(trust_dir if trust_dir is not None else settings.effective_trust_dir)
+    except TrustListUnavailable as error:
+        _refuse(error.message_uk, error.code, json_output)
+    data = _read(cert_path, "сертифіката", json_output, limit=MAX_CERTIFICATE_BYTES + 1)
+    report = certificate_report(verify_certificate(data, trust=trust, purpose=Purpose.SIGN_IN))
+    lines = ["КЕП буде прийнято для входу." if report.accepted else "КЕП не буде прийнято для входу:"]
+    lines += [f"  – {reason}" for reason in report.reasons]
+    if report.valid_until is not None:
+        lines.append(
+            f"Власник: {report.subject_name or '—'}; надавач: {report.issuer or '—'}; серійний номер: "
+            f"{report.serial}; ЄДРПОУ: {report.edrpou or '—'}; РНОКПП: {report.rnokpp_masked or '—'}; "
+            f"чинний з {format_kyiv(report.valid_from)} до {format_kyiv(report.valid_until)} "
+            f"(залишилося днів: {report.days_left})"
+        )
+    emit(report.model_dump(mode="json"), json_output, "\n".join(lines))
+    if not report.accepted:
+        raise typer.Exit(1)
+
+
 def _describe(identity: Identity | None) -> str:
     if identity is None:
         return ""

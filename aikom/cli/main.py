@@ -15,6 +15,7 @@ from aikom.cli import keys as keys_cli
 from aikom.cli import mail as mail_cli
 from aikom.cli import monitor as monitor_cli
 from aikom.cli import org as org_cli
+from aikom.cli import persons as persons_cli
 from aikom.cli import pki as pki_cli
 from aikom.cli import process as process_cli
 from aikom.cli import reconcile as reconcile_cli
@@ -39,6 +40,7 @@ app.add_typer(tasks_cli.app, name="tasks")
 app.add_typer(absence_cli.app, name="absence")
 app.add_typer(admin_cli.app, name="admin")
 app.add_typer(monitor_cli.app, name="monitor")
+app.add_typer(persons_cli.app, name="persons")
 system_cli.register(app)
 reconcile_cli.register(app)
 worker_cli.register(app)

@@ -141,6 +141,10 @@ PAGES: tuple[PageSpec, ...] = (
         section=ACCOUNT, audience=key_holders,
         refusal_uk="Ключ API облікового запису показують керівнику закладу або адміністратору ОУО.",
     ),
+    PageSpec(
+        url_path="kep-check", title="Перевірити КЕП", icon=":material/verified_user:",
+        script=VIEWS / "kep_check.py", section=ACCOUNT, audience=PUBLIC,
+    ),
 )  # fmt: skip
 
 DEMO_PAGES: tuple[PageSpec, ...] = (

@@ -114,6 +114,21 @@ class MonitorDigest(BaseModel):
     link: str
 
 
+class KepExpiring(BaseModel):
+    """A person's КЕП ends soon: told to the person (`about_self`) and to each admin of their ОУО."""
+
+    recipient_name: str
+    about_self: bool
+    person_name: str
+    role_title: str
+    org_name: str
+    not_after: str  # «05.12.2026 18:00 за київським часом»
+    days_left: int
+    threshold_days: int  # 30 or 7
+    issuer: str | None = None
+    link: str
+
+
 class MailCheck(BaseModel):
     """A message to check that delivery works."""
 
@@ -132,6 +147,7 @@ TEMPLATES: dict[str, type[BaseModel]] = {
     "person_notice": PersonNotice,
     "monitor_digest": MonitorDigest,
     "mail_check": MailCheck,
+    "kep_expiring": KepExpiring,
 }
 
 

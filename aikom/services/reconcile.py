@@ -9,7 +9,8 @@
   suspends again at its step, or goes on when that step was decided meanwhile;
 - launch processes whose flow run was never created (Prefect was down when they started);
 - delete sign-in leftovers that have outlived their use (`aikom.services.housekeeping`);
-- once a week, put the monitor digest to each manager in the outbox (`aikom.services.monitor_digest`).
+- once a week, put the monitor digest to each manager in the outbox (`aikom.services.monitor_digest`);
+- remind persons (and their ОУО) 30 and 7 days before their КЕП expires (`aikom.services.kep_currency`).
 
 These use cases span the database and the engine, so they open their own units of work: the decision
 is committed before the engine is called, and an engine failure never rolls a decision back.
@@ -35,6 +36,7 @@ from aikom.services import (
     approvals,
     deadlines,
     housekeeping,
+    kep_currency,
     monitor,
     monitor_digest,
     monitor_rollup,
@@ -76,6 +78,7 @@ class ReconcileReport(BaseModel):
     purged: housekeeping.Purged = Field(default_factory=housekeeping.Purged)
     monitor_days: int = 0  # days of the monitor's summaries recomputed
     digests: list[int] = Field(default_factory=list)  # managers sent the weekly monitor digest
+    kep_reminders: list[int] = Field(default_factory=list)  # persons reminded that their КЕП expires
     orchestrator_available: bool = True
 
 
@@ -250,6 +253,11 @@ def reconcile(
         log.exception("the monitor's summaries were not refreshed")
     with unit_of_work(db_url) as session:
         report.digests = _weekly_digests(session, now)
+    try:  # КЕП expiry reminders, in a unit of work of their own
+        with unit_of_work(db_url) as session:
+            report.kep_reminders = kep_currency.send_expiry_reminders(session=session, now=now)
+    except Exception as error:
+        log.warning("КЕП expiry reminders skipped this pass: %s", monitor_digest.brief(error))
     if not adapter.is_available(api_url):
         report.orchestrator_available = False
         return report

@@ -240,6 +240,9 @@ def _attempt(
         if refusal is not None:
             return _refuse(refusal, verification, person.id)
 
+    # The certificate of the last sign-in: what the КЕП expiry reminders and the directory read.
+    person.kep_issuer, person.kep_serial = identity.issuer[:500], identity.certificate_serial[:100]
+    person.kep_not_after = identity.valid_until
     activated = person.state == PersonState.PENDING
     if activated:
         person.state = PersonState.ACTIVE

@@ -40,6 +40,7 @@ PAGES = [
     "views/start_process.py",
     "views/absence.py",
     "views/api_key.py",
+    "views/kep_check.py",
     MAILBOX,
 ]
 LINK_NAME = "Петренко [клік](http://example.org/x) ![](http://example.org/pixel.png)"
@@ -160,7 +161,7 @@ def test_each_role_sees_only_its_pages(dashboard_world: DashboardWorld) -> None:
     from aikom.dashboard.pages import menu_for
 
     expected = {
-        None: ["Вхід"],
+        None: ["Вхід", "Перевірити КЕП"],
         "ioa-admin-1": [
             "Мої завдання",
             "Процеси",
@@ -168,10 +169,11 @@ def test_each_role_sees_only_its_pages(dashboard_world: DashboardWorld) -> None:
             "Процес",
             "Почати процес",
             "Відсутність",
+            "Перевірити КЕП",
             "Пошта (демо)",
         ],
-        "support": ["Мої завдання", "Процеси", "Моніторинг", "Процес", "Пошта (демо)"],
-        "manager": ["Процеси", "Моніторинг", "Процес", "Пошта (демо)"],
+        "support": ["Мої завдання", "Процеси", "Моніторинг", "Процес", "Перевірити КЕП", "Пошта (демо)"],
+        "manager": ["Процеси", "Моніторинг", "Процес", "Перевірити КЕП", "Пошта (демо)"],
         "oblast-admin": [
             "Мої завдання",
             "Процеси",
@@ -180,6 +182,7 @@ def test_each_role_sees_only_its_pages(dashboard_world: DashboardWorld) -> None:
             "Почати процес",
             "Відсутність",
             "Ключ API",
+            "Перевірити КЕП",
         ],
         "hromada-admin-1": [
             "Мої завдання",
@@ -189,9 +192,10 @@ def test_each_role_sees_only_its_pages(dashboard_world: DashboardWorld) -> None:
             "Почати процес",
             "Відсутність",
             "Ключ API",
+            "Перевірити КЕП",
         ],
-        "director": ["Мої завдання", "Процеси", "Процес", "Почати процес", "Ключ API"],
-        "deputy": ["Процес"],
+        "director": ["Мої завдання", "Процеси", "Процес", "Почати процес", "Ключ API", "Перевірити КЕП"],
+        "deputy": ["Процес", "Перевірити КЕП"],
     }
     with unit_of_work() as session:
         for key, titles in expected.items():
