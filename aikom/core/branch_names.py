@@ -214,7 +214,7 @@ class Candidate:
 
 
 NAME_FITS = 90.0  # a name this alike, with the body or the hromada agreeing, fits
-NAME_CONSIDERED = 60.0  # below this a school is not a candidate at all
+NAME_CONSIDERED = 70.0  # below this a school is not a candidate at all
 CLEAR_MARGIN = 10.0  # how far the one fitting candidate must lead the next
 MAX_CANDIDATES = 5
 

@@ -129,6 +129,11 @@ PAGES: tuple[PageSpec, ...] = (
         refusal_uk="Відсутність позначає адміністратор ІОА або ОУО; керівник закладу не передає своїх "
         "повноважень.",
     ),
+    PageSpec(
+        url_path="branches", title="Філії", icon=":material/account_tree:", script=VIEWS / "branches.py",
+        section=WORK, audience=frozenset({R.INSTITUTE_ADMIN}) | OUO_ADMINS,
+        refusal_uk="«Філії» — для адміністраторів ОУО та ІОА: вони підтверджують опорні заклади філій.",
+    ),
 )  # fmt: skip
 
 DEMO_PAGES: tuple[PageSpec, ...] = (
