@@ -3,6 +3,8 @@ across oblasts; a person's confirmation from the queue, and the refusals."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
@@ -221,12 +223,20 @@ def test_the_sample_branches_are_all_linked_queued_or_reported(database_url: str
         engine = create_engine(url)
         with Session(engine) as session:
             import_katottg(session=session, path=PATHS["codifier"])
-            place = {"codifier_path": PATHS["codifier"], "comparison_path": PATHS["comparison"]}
-            import_schools(session=session, path=SAMPLE, **place)
+
+            def place(path: Path) -> None:
+                import_schools(
+                    session=session,
+                    path=path,
+                    codifier_path=PATHS["codifier"],
+                    comparison_path=PATHS["comparison"],
+                )
+
+            place(SAMPLE)
             alone = link_branches(
                 session=session
             )  # the sample alone: its branches' hubs are mostly elsewhere
-            import_schools(session=session, path=PATHS["register"], **place)
+            place(PATHS["register"])
             with_register = link_branches(session=session)
 
             branches = session.scalars(select(OrgUnit).where(OrgUnit.edebo_mark == "branch")).all()
