@@ -39,6 +39,7 @@ PAGES = [
     "views/process.py",
     "views/start_process.py",
     "views/absence.py",
+    "views/branches.py",
     MAILBOX,
 ]
 LINK_NAME = "Петренко [клік](http://example.org/x) ![](http://example.org/pixel.png)"
