@@ -84,6 +84,7 @@ def schools(
     """Import schools (and branches) from an ЄДЕБО file, placing each under its hromada."""
     from aikom.imports import register_paths
     from aikom.imports.schools import import_schools
+    from aikom.services.branch_linking import link_branches
 
     paths = register_paths(get_settings())
     try:
@@ -95,6 +96,12 @@ def schools(
                 comparison_path=comparison or paths["comparison"],
                 progress=progress,
             )
+            # Branches ЄДЕБО marks without naming their hub are linked (or queued) right away.
+            branches = link_branches(session=session)
     except DomainError as exc:
         fail(exc.message_uk, exc.code, json_output)
-    _finish(report, json_output)
+    emit(
+        {**report.to_json(), "branch_links": branches.to_json()},
+        json_output,
+        f"{report.summary_uk()}\n{branches.summary_uk()}",
+    )

@@ -137,6 +137,11 @@ PAGES: tuple[PageSpec, ...] = (
         "повноважень.",
     ),
     PageSpec(
+        url_path="branches", title="Філії", icon=":material/account_tree:", script=VIEWS / "branches.py",
+        section=WORK, audience=frozenset({R.INSTITUTE_ADMIN}) | OUO_ADMINS,
+        refusal_uk="«Філії» — для адміністраторів ОУО та ІОА: вони підтверджують опорні заклади філій.",
+    ),
+    PageSpec(
         url_path="api-key", title="Ключ API", icon=":material/vpn_key:", script=VIEWS / "api_key.py",
         section=ACCOUNT, audience=key_holders,
         refusal_uk="Ключ API облікового запису показують керівнику закладу або адміністратору ОУО.",

@@ -51,7 +51,11 @@ def import_registers(
         comparison_path=paths["comparison"],
         progress=progress,
     )
-    return {"katottg": brief(katottg), "schools": brief(schools)}
+    # Branches ЄДЕБО marks without naming their hub are linked (or queued) right after the import.
+    from aikom.services.branch_linking import link_branches
+
+    branches = link_branches(session=session)
+    return {"katottg": brief(katottg), "schools": brief(schools), "branch_links": branches.to_json()}
 
 
 def import_registers_if_empty(settings: Settings, progress: Progress = no_progress) -> dict[str, Any]:

@@ -61,6 +61,7 @@ _FIELD_SIZES = {
     "official_email": 320,
     "director_name": 300,
     "school_type": 200,
+    "managing_body_name": 500,
 }
 # Columns an import owns on a school; placement columns are handled separately (admins may move schools).
 _DATA_FIELDS = (
@@ -75,6 +76,8 @@ _DATA_FIELDS = (
     "official_email",
     "director_name",
     "school_type",
+    "edebo_mark",
+    "managing_body_name",
 )
 _PLACEMENT_FIELDS = (
     "level",
@@ -106,7 +109,9 @@ class SchoolRow:
     director_name: str | None = None
     school_type: str | None = None
     is_branch: bool = False
+    is_hub: bool = False
     hub_ref: str | None = None
+    managing_body_name: str | None = None
     # Filled while importing.
     unit_id: int | None = None
     existing: dict[str, Any] | None = None
@@ -272,7 +277,11 @@ def _export_row(
         director_name=_director(cells.get("Керівник")),
         school_type=clean(cells.get("Тип закладу")),
         is_branch=mark.startswith("філ"),
+        is_hub=mark.startswith("опорн"),
         hub_ref=clean(cells.get("Головний заклад")),
+        managing_body_name=clean(
+            cells.get("Найменування органу, до сфери управління якого належить заклад освіти")
+        ),
     )
 
 
@@ -473,6 +482,8 @@ class _Planner:
                 "official_email": row.official_email,
                 "director_name": row.director_name,
                 "school_type": row.school_type,
+                "edebo_mark": "branch" if row.is_branch else "hub" if row.is_hub else None,
+                "managing_body_name": row.managing_body_name,
                 "level": OrgLevel.SCHOOL,
                 "parent_id": unit["id"],
                 "managing_body_id": unit["id"],
