@@ -12,6 +12,7 @@ PROCESS_MODULES: tuple[str, ...] = (
     "aikom.processes.director_replacement",
     "aikom.processes.cascade_provisioning",
     "aikom.processes.deputy",
+    "aikom.processes.rollout",
 )
 # Processes that exist only to try the system out; served and offered in demo mode only.
 DEMO_PROCESS_MODULES: tuple[str, ...] = ("aikom.demo.processes",)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
@@ -89,6 +89,14 @@ class HistoryEntry(BaseModel):
     action_uk: str
 
 
+class ProgressLine(BaseModel):
+    """One line of a process's progress: done of total (total None: a count only)."""
+
+    label: str
+    done: int
+    total: int | None = None
+
+
 class ProcessView(BaseModel):
     """A process with its steps and history, as pages and the CLI show it."""
 
@@ -112,6 +120,8 @@ class ProcessView(BaseModel):
     finished_at: datetime | None
     steps: list[StepView]
     history: list[HistoryEntry]
+    # Long automatic work reports how far it got (a rollout: units handled of the total, by outcome).
+    progress: list[ProgressLine] = Field(default_factory=list)
 
 
 TASK_STATE_LABELS_UK = {
@@ -538,6 +548,7 @@ def show_process(*, session: Session, process_id: int, viewer_id: int | None = N
             for t in tasks
         ],
         history=history,
+        progress=[ProgressLine.model_validate(line) for line in process.parameters.get("progress", [])],
     )
 
 

@@ -62,6 +62,13 @@ def _summary(view: ProcessView) -> None:
     if view.flow_version:
         lines.append(f"**Версія процесу:** {plain(view.flow_version)}")
     st.markdown("  \n".join(lines))
+    for line in view.progress:
+        if line.total:
+            st.progress(
+                min(line.done / line.total, 1.0), text=f"{plain(line.label)}: {line.done} з {line.total}"
+            )
+        else:
+            st.caption(f"{plain(line.label)}: {line.done}")
     if view.outcome:
         st.text(f"Результат: {view.outcome}")
 
