@@ -75,6 +75,19 @@ class PersonNotice(BaseModel):
     lines: list[str]
 
 
+class AccountDeactivatedNotice(BaseModel):
+    """An account was deactivated: told to the ОУО that manages the unit."""
+
+    recipient_name: str
+    unit_name: str
+    reason: str
+    deactivated_at: str
+    successor: str | None = None
+    final: bool = False  # a school's account: never used again
+    lines: list[str] = []
+    link: str | None = None
+
+
 class DigestBreach(BaseModel):
     """One overdue step in the weekly digest, with the link to its process."""
 
@@ -123,6 +136,7 @@ TEMPLATES: dict[str, type[BaseModel]] = {
     "person_appointed": PersonAppointed,
     "process_outcome": ProcessOutcome,
     "person_notice": PersonNotice,
+    "account_deactivated": AccountDeactivatedNotice,
     "monitor_digest": MonitorDigest,
     "mail_check": MailCheck,
 }

@@ -8,7 +8,11 @@ from functools import lru_cache
 
 from aikom.processes.registry import ProcessNotStartable, ProcessSpec, UnknownProcessType, load
 
-PROCESS_MODULES: tuple[str, ...] = ("aikom.processes.director_replacement",)
+PROCESS_MODULES: tuple[str, ...] = (
+    "aikom.processes.director_replacement",
+    "aikom.processes.account_deactivation",
+    "aikom.processes.liquidated_deactivation",
+)
 # Processes that exist only to try the system out; served and offered in demo mode only.
 DEMO_PROCESS_MODULES: tuple[str, ...] = ("aikom.demo.processes",)
 
