@@ -17,6 +17,10 @@ from aikom.services.persons import PersonView
 NATIONWIDE = "Уся Україна"
 
 
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def render(person: PersonView) -> dict[str, Any] | None:
     """The form; the raw parameters once submitted."""
     reasons = deactivation.reasons_for(person.role)
@@ -50,7 +54,7 @@ def render(person: PersonView) -> dict[str, Any] | None:
             org_code = str(labels[unit_label]) if unit_label else ""
         else:
             org_code = st.text_input("Організація: ЄДРПОУ або номер", key="deact_org", max_chars=20).strip()
-        reason_labels = {REASON_TITLES_UK[r].capitalize(): r.value for r in reasons}
+        reason_labels = {_sentence(REASON_TITLES_UK[r]): r.value for r in reasons}
         reason_label = st.selectbox(
             "Причина деактивації",
             list(reason_labels),
