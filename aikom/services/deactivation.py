@@ -561,6 +561,7 @@ def deactivate_account(
             "person_ids": [p.id for p in persons],
             "revoked_grant_ids": [g.id for g in grants],
             "note": note,
+            "summary_uk": f"«{unit.name}», {reason_title(reason)}",
         },
         actor=actor,
     )
@@ -851,7 +852,12 @@ def _move_branch(session: Session, branch: OrgUnit, target: OrgUnit, actor: Acto
         action="org_unit.branch_moved",
         object_type="org_unit",
         object_id=branch.id,
-        details={"process_id": process_id, "from_hub_id": from_hub, "to_hub_id": target.id},
+        details={
+            "process_id": process_id,
+            "from_hub_id": from_hub,
+            "to_hub_id": target.id,
+            "summary_uk": f"«{branch.name}» → «{target.name}»",
+        },
         actor=actor,
     )
 
@@ -1186,7 +1192,11 @@ def deactivate_liquidated_batch(*, session: Session, process_id: int, unit_ids: 
             action=f"liquidated_deactivation.{item.outcome}",
             object_type="org_unit",
             object_id=unit.id,
-            details={"process_id": process.id, "note": item.note},
+            details={
+                "process_id": process.id,
+                "note": item.note,
+                "summary_uk": f"«{unit.name}»" + (f" — {item.note}" if item.note else ""),
+            },
             actor=actor,
         )
         facts.report[str(unit_id)] = item

@@ -261,6 +261,8 @@ def test_an_approved_deactivation_closes_everything_decides_branches_and_tells_t
             b["branch_id"]: b["outcome"] for b in s.get_one(Process, process_id).parameters["branches"]
         }
     assert branches == {hub.branch_moved: "moved", hub.branch_closed: "deactivated"}
+    history = [h.action_uk for h in view.history]
+    assert "філію перенесено до іншого опорного закладу: «Філія Вишнева» → «Ліцей Сусідній»" in history
     assert _key_states(database_url, hub.account_id) == {KeyState.DEACTIVATED}
     assert _key_check(cli, hub.api_token) == "deactivated"
 
@@ -348,13 +350,11 @@ def test_bulk_deactivation_of_liquidated_schools_reports_each(
     process_id, run_id = int(started["process_id"]), str(started["flow_run_id"])
     wait_for_step(run_id, "approve", api_url)
 
-    # Meanwhile one of them is deactivated by itself.
+    # Meanwhile one of them is deactivated on its own.
     with unit_of_work(database_url) as s:
-        admin = s.get_one(Person, hub.institute_admin)
-        deactivation.deactivate_account(
-            session=s, unit=s.get_one(OrgUnit, schools[0]), reason=DeactivationReason.LIQUIDATION,
-            actor=Actor(person_id=admin.id, label=admin.full_name), process_id=process_id,
-        )  # fmt: skip
+        account = s.scalars(select(Account).where(Account.org_unit_id == schools[0])).one()
+        account.state = AccountState.DEACTIVATED
+        account.deactivation_reason = DeactivationReason.LIQUIDATION
 
     approve = _task(database_url, process_id, "approve")
     assert ["Закладів", "3 (реєстр позначає ліквідованими, обліковий запис відкритий)"] in approve.details[
@@ -371,6 +371,11 @@ def test_bulk_deactivation_of_liquidated_schools_reports_each(
     view = wait_for_process(database_url, process_id)
     assert view.state == "completed", view.outcome
     assert view.outcome == "Деактивовано: 2; пропущено: 1."
+    history = [h.action_uk for h in view.history]
+    assert (
+        "ліквідований заклад пропущено: «Ліквідована школа 1» — обліковий запис уже деактивовано" in history
+    )
+    assert "обліковий запис ліквідованого закладу деактивовано: «Ліквідована школа 2»" in history
     with unit_of_work(database_url) as s:
         report = s.get_one(Process, process_id).parameters["report"]
         states = {

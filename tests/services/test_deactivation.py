@@ -99,8 +99,16 @@ def _start(session: Session, who: Person, unit: OrgUnit | str, **fields: Any) ->
     return svc.start_deactivation(session=session, actor=f.actor(who), params=_params(unit, **fields))
 
 
-def _processes(session: Session) -> int:
-    return len(session.scalars(select(Process).where(Process.type == "account-deactivation")).all())
+def _processes(session: Session, world: World) -> int:
+    """Deactivations of the world's school (other tests' committed processes share the database)."""
+    return len(
+        session.scalars(
+            select(Process).where(
+                Process.type == "account-deactivation",
+                Process.subject_org_unit_id == world.units["school"].id,
+            )
+        ).all()
+    )
 
 
 def _key_states(session: Session, account: Account) -> list[KeyState]:
@@ -142,7 +150,7 @@ def test_a_hromada_admin_may_not_give_a_security_reason(session: Session, world:
             _start(session, world.hromada_admin, world.units["school"], reason=reason)
         assert caught.value.message_uk.startswith("Причина деактивації: «")
         assert "лише технічний адміністратор ІОА" in caught.value.message_uk
-    assert _processes(session) == 0
+    assert _processes(session, world) == 0
     assert _key_states(session, world.school_acc) == [KeyState.ACTIVE, KeyState.ACTIVE]
 
 
@@ -174,7 +182,7 @@ def test_bad_input_is_refused_naming_the_field(
     with pytest.raises(error) as caught:
         _start(session, world.institute_admin, world.units["school"], **fields)
     assert caught.value.message_uk.startswith(message)
-    assert _processes(session) == 0
+    assert _processes(session, world) == 0
 
 
 def test_a_successor_must_be_another_working_unit(session: Session, world: World) -> None:
@@ -197,7 +205,7 @@ def test_a_successor_must_be_another_working_unit(session: Session, world: World
         session, world.hromada_admin, school, reason="reorganization", successor=successor.edrpou
     )
     assert svc.facts_of(process).successor_org_unit_id == successor.id
-    assert _processes(session) == 1
+    assert _processes(session, world) == 1
 
 
 def test_a_unit_without_an_account_and_a_second_start_are_refused(session: Session, world: World) -> None:
