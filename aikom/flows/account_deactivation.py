@@ -15,7 +15,7 @@ from aikom.models import Decision, PersonRole, ProcessState, TaskState
 from aikom.processes.account_deactivation import APPROVE_STEP, SPEC, DeactivationFacts
 from aikom.processes.liquidated_deactivation import BATCH_SIZE, BulkFacts
 from aikom.processes.liquidated_deactivation import SPEC as BULK_SPEC
-from aikom.services.deactivation import branch_step_key, reason_title
+from aikom.services.deactivation import branch_step_key, branch_step_title, reason_title
 from aikom.tasks.deactivation import (
     apply_branch_decision,
     apply_deactivation,
@@ -38,7 +38,10 @@ BRANCH_ATTEMPTS = 3
 
 @flow(name=SPEC.type, persist_result=True)
 def account_deactivation(process_id: int) -> str:
-    """(Keys suspended at start) → approve → deactivate → each branch decided → ОУО told → done."""
+    """(Keys suspended at start) → approve → deactivate → each branch decided → ОУО told → done.
+
+    Rejected: the suspended keys work again; not decided in time: they stay suspended.
+    """
     with stops_on_refusal(process_id, SPEC):
         return _deactivate_account(process_id)
 
@@ -60,16 +63,21 @@ def _deactivate_account(process_id: int) -> str:
         due_days=SPEC.days_for(APPROVE_STEP),
         details={"shown": approval_shown(process_id)},
     )
+    if approval.state == TaskState.EXPIRED:
+        # Nobody decided: suspended keys stay suspended (a security suspension never lapses by itself);
+        # a new deactivation takes them over, and its rejection restores them.
+        kept = " Ключі залишаються призупиненими." if facts.suspended_key_ids else ""
+        notify_requester(process_id, "строк погодження минув", kept.strip() or None)
+        finish_process(process_id, ProcessState.EXPIRED, f"Деактивацію не погоджено вчасно.{kept}")
+        return "expired"
     if not approval.approved:
         # Not upheld: the keys suspended at the start work again.
         restored = reinstate_keys(process_id)
-        expired = approval.state == TaskState.EXPIRED
-        outcome = "строк погодження минув" if expired else "відхилено"
-        notify_requester(process_id, outcome, approval.comment)
+        notify_requester(process_id, "відхилено", approval.comment)
         finish_process(
             process_id,
-            ProcessState.EXPIRED if expired else ProcessState.REJECTED,
-            f"Деактивацію {outcome}." + (f" Дію ключів відновлено ({restored})." if restored else ""),
+            ProcessState.REJECTED,
+            "Деактивацію відхилено." + (f" Дію ключів відновлено ({restored})." if restored else ""),
         )
         return "rejected"
 
@@ -78,14 +86,14 @@ def _deactivate_account(process_id: int) -> str:
 
     # 4. Each working branch of a hub school: the approving institute admin deactivates it with the hub
     #    or moves it to another hub of the oblast (asked again when the hub named cannot take it).
-    for branch in branches_to_decide(process_id):
+    for branch in branches_to_decide(process_id, approval.decided_by_id):
         problem: str | None = None
         for attempt in range(1, BRANCH_ATTEMPTS + 1):
             step_key = branch_step_key(branch.branch_id, attempt)
             review = request_approval(
                 process_id=process_id,
                 step_key=step_key,
-                title=f"Філія {branch.name}: деактивувати з опорним закладом чи перенести",
+                title=branch_step_title(branch.name),
                 allowed_roles=[PersonRole.INSTITUTE_ADMIN],
                 scope_org_unit_id=branch.branch_id,
                 excluded_person_id=None,

@@ -58,7 +58,7 @@ from aikom.processes.liquidated_deactivation import SPEC as BULK_SPEC
 from aikom.processes.liquidated_deactivation import TYPE as BULK_TYPE
 from aikom.processes.liquidated_deactivation import BulkFacts, BulkItem, LiquidatedDeactivationParams
 from aikom.services import audit, keys
-from aikom.services.approvals import process_link
+from aikom.services.approvals import ApprovalRequest, create_task, process_link
 from aikom.services.directors import ADMIN_ROLE_OF_LEVEL
 from aikom.services.org import find_unit
 from aikom.services.outbox import enqueue
@@ -416,6 +416,12 @@ def start_deactivation(*, session: Session, actor: Actor, params: AccountDeactiv
         title=f"{SPEC.title_uk}: {unit.name}",
     )
     if reason in SECURITY_REASONS:
+        # Keys still suspended by an earlier deactivation that nobody decided in time count as this one's.
+        already = session.scalars(
+            select(AccessKey.id).where(
+                AccessKey.account_id == account.id, AccessKey.state == KeyState.SUSPENDED
+            )
+        ).all()
         suspended = keys.suspend_account_keys(
             session=session,
             account_id=account.id,
@@ -423,7 +429,7 @@ def start_deactivation(*, session: Session, actor: Actor, params: AccountDeactiv
             actor_person_id=actor.person_id,
             note=f"Призупинено до рішення про деактивацію (процес №{process.id}): {reason_title(reason)}.",
         )
-        facts.suspended_key_ids = [k.id for k in suspended]
+        facts.suspended_key_ids = sorted({*already, *(k.id for k in suspended)})
         process.parameters = facts.model_dump(mode="json")
     audit.record(
         session=session,
@@ -702,8 +708,13 @@ def branch_step_details(
     return {"shown": shown, "branch_id": branch.id, "proposed_hub_id": choices[0].id if choices else None}
 
 
+def branch_step_title(branch_name: str) -> str:
+    """The title of the decision on one branch."""
+    return f"Філія {branch_name}: деактивувати з опорним закладом чи перенести"
+
+
 def branches_to_decide(*, session: Session, process_id: int) -> list[BranchRef]:
-    """The deactivated hub's working branches (none for a unit that is not a school)."""
+    """The deactivated hub's working branches not decided yet (none for a unit that is not a school)."""
     process = get_process_for_update(session=session, process_id=process_id)
     facts = facts_of(process)
     decided = {b.branch_id for b in facts.branches}
@@ -712,6 +723,30 @@ def branches_to_decide(*, session: Session, process_id: int) -> list[BranchRef]:
         for b in _open_branches(session, facts.org_unit_id)
         if b.id not in decided
     ]
+
+
+def open_branch_steps(*, session: Session, process_id: int, decider_id: int | None) -> list[BranchRef]:
+    """Open the first step of every branch at once, so that the decider sees them all; idempotent."""
+    branches = branches_to_decide(session=session, process_id=process_id)
+    for branch in branches:
+        step_key = branch_step_key(branch.branch_id)
+        create_task(
+            session=session,
+            request=ApprovalRequest(
+                process_id=process_id,
+                step_key=step_key,
+                title=branch_step_title(branch.name),
+                allowed_roles=[PersonRole.INSTITUTE_ADMIN],
+                scope_org_unit_id=branch.branch_id,
+                assignee_person_id=decider_id,
+                due_business_days=SPEC.days_for(step_key),
+                decisions=[Decision.DEACTIVATE, Decision.CONFIRM],
+                details=branch_step_details(
+                    session=session, process_id=process_id, branch_id=branch.branch_id
+                ),
+            ),
+        )
+    return branches
 
 
 class BranchResult(BaseModel):

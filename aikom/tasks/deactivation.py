@@ -37,10 +37,10 @@ def apply_deactivation(process_id: int, approver_id: int | None) -> None:
 
 
 @task(name="branches-to-decide", cache_policy=STEP_CACHE, persist_result=True, **RETRIES)
-def branches_to_decide(process_id: int) -> list[BranchRef]:
-    """The deactivated hub's working branches not decided yet."""
+def branches_to_decide(process_id: int, decider_id: int | None) -> list[BranchRef]:
+    """The deactivated hub's working branches not decided yet, each with its step open for the decider."""
     with unit_of_work() as session:
-        return deactivation.branches_to_decide(session=session, process_id=process_id)
+        return deactivation.open_branch_steps(session=session, process_id=process_id, decider_id=decider_id)
 
 
 @task(name="branch-step-details", cache_policy=STEP_CACHE, persist_result=True, **RETRIES)

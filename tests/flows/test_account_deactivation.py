@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import socket
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -238,6 +239,8 @@ def test_an_approved_deactivation_closes_everything_decides_branches_and_tells_t
         assert account.deactivation_reason == DeactivationReason.UNAUTHORIZED_INTERFERENCE
     review = _task(database_url, process_id, moved_step)
     assert review.assignee_person_id == hub.second_institute_admin
+    # Both branch steps are open at once, so the decider sees them together.
+    assert _task(database_url, process_id, closed_step).assignee_person_id == hub.second_institute_admin
     assert any(hub.other_hub_edrpou in value for _, value in review.details["shown"])
     code, decided = cli_decide(
         review.id, hub.second_institute_admin, Decision.CONFIRM, f"До {hub.other_hub_edrpou}"
@@ -397,3 +400,34 @@ def test_bulk_deactivation_of_liquidated_schools_reports_each(
         ("liquidated_deactivation.deactivated", str(schools[1])),
         ("liquidated_deactivation.deactivated", str(schools[2])),
     } <= audited
+
+
+def test_keys_stay_suspended_when_nobody_decides_and_a_new_rejected_deactivation_restores_them(
+    cli: CliCall, cli_decide: SignedDecide, database_url: str, api_url: str, tmp_path: Path
+) -> None:
+    hub = _hub(database_url, branches=False)
+    process_id, run_id = _start(cli, tmp_path, hub.institute_admin, org=hub.edrpou, reason="cyber_incident")
+    wait_for_step(run_id, "approve", api_url)
+    approve = _task(database_url, process_id, "approve")
+
+    # Nobody decides in time (there is no level above the institute): the step expires, the keys stay
+    # suspended — a security suspension never lapses by itself.
+    with unit_of_work(database_url) as s:
+        s.get_one(ApprovalTask, approve.id).due_at = datetime.now(UTC) - timedelta(minutes=1)
+    code, report = cli("reconcile")
+    assert code == 0 and approve.id in report["expired"], report
+    view = wait_for_process(database_url, process_id)
+    assert (
+        view.state == "expired" and view.outcome is not None and "залишаються призупиненими" in view.outcome
+    )
+    assert _key_check(cli, hub.api_token) == "suspended"
+
+    # A new deactivation takes the suspended keys over; its rejection makes them work again.
+    process_id, run_id = _start(cli, tmp_path, hub.institute_admin, org=hub.edrpou, reason="cyber_incident")
+    wait_for_step(run_id, "approve", api_url)
+    code, decided = cli_decide(
+        _task(database_url, process_id, "approve").id, hub.second_institute_admin, Decision.REJECT
+    )
+    assert code == 0, decided
+    assert wait_for_process(database_url, process_id).state == "rejected"
+    assert _key_check(cli, hub.api_token) == "ok"
