@@ -79,6 +79,19 @@ class PersonNotice(BaseModel):
     lines: list[str]
 
 
+class AccountDeactivatedNotice(BaseModel):
+    """An account was deactivated: told to the ОУО that manages the unit."""
+
+    recipient_name: str
+    unit_name: str
+    reason: str
+    deactivated_at: str
+    successor: str | None = None
+    final: bool = False  # a school's account: never used again
+    lines: list[str] = []
+    link: str | None = None
+
+
 class DigestBreach(BaseModel):
     """One overdue step in the weekly digest, with the link to its process."""
 
@@ -145,6 +158,7 @@ TEMPLATES: dict[str, type[BaseModel]] = {
     "person_appointed": PersonAppointed,
     "process_outcome": ProcessOutcome,
     "person_notice": PersonNotice,
+    "account_deactivated": AccountDeactivatedNotice,
     "monitor_digest": MonitorDigest,
     "mail_check": MailCheck,
     "kep_expiring": KepExpiring,

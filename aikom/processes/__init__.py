@@ -13,6 +13,8 @@ PROCESS_MODULES: tuple[str, ...] = (
     "aikom.processes.cascade_provisioning",
     "aikom.processes.deputy",
     "aikom.processes.rollout",
+    "aikom.processes.account_deactivation",
+    "aikom.processes.liquidated_deactivation",
 )
 # Processes that exist only to try the system out; served and offered in demo mode only.
 DEMO_PROCESS_MODULES: tuple[str, ...] = ("aikom.demo.processes",)

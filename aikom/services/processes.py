@@ -139,6 +139,12 @@ DECISION_LABELS_UK = {
 ACTION_LABELS_UK = {
     "process.started": "процес розпочато",
     "director_replacement.started": "заміну керівника розпочато",
+    "account_deactivation.started": "деактивацію облікового запису розпочато",
+    "account.deactivated": "обліковий запис деактивовано",
+    "org_unit.branch_moved": "філію перенесено до іншого опорного закладу",
+    "liquidated_deactivation.started": "пакетну деактивацію ліквідованих закладів розпочато",
+    "liquidated_deactivation.deactivated": "обліковий запис ліквідованого закладу деактивовано",
+    "liquidated_deactivation.skipped": "ліквідований заклад пропущено",
     "approval.decided": "ухвалено рішення",
     "approval.claimed": "завдання взято в роботу",
     "approval.released": "завдання повернуто до спільної черги",
@@ -462,6 +468,8 @@ def _history_label(action: str, details: dict[str, Any], step_titles: dict[str, 
         label = f"{label}: {details['outcome']}"
     elif action == "process.failed" and details.get("reason"):
         label = f"{label}: {details['reason']}"
+    elif details.get("summary_uk"):  # an entry that says in a line what it is about
+        label = f"{label}: {details['summary_uk']}"
     if details.get("on_behalf_of_label"):
         label += f" (від імені: {details['on_behalf_of_label']})"
     return label
