@@ -129,6 +129,12 @@ PAGES: tuple[PageSpec, ...] = (
         refusal_uk="Відсутність позначає адміністратор ІОА або ОУО; керівник закладу не передає своїх "
         "повноважень.",
     ),
+    PageSpec(
+        url_path="directory", title="Довідник", icon=":material/account_tree:", script=VIEWS / "directory.py",
+        section=WORK, audience=EVERY_ROLE - {R.OIS_OPERATOR},
+        refusal_uk="«Довідник» — для працівників ІОА, адміністраторів ОУО, керівників закладів і їхніх "
+        "заступників.",
+    ),
 )  # fmt: skip
 
 DEMO_PAGES: tuple[PageSpec, ...] = (

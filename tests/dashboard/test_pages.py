@@ -39,6 +39,7 @@ PAGES = [
     "views/process.py",
     "views/start_process.py",
     "views/absence.py",
+    "views/directory.py",
     MAILBOX,
 ]
 LINK_NAME = "Петренко [клік](http://example.org/x) ![](http://example.org/pixel.png)"
@@ -167,11 +168,20 @@ def test_each_role_sees_only_its_pages(dashboard_world: DashboardWorld) -> None:
             "Процес",
             "Почати процес",
             "Відсутність",
+            "Довідник",
             "Пошта (демо)",
         ],
-        "support": ["Мої завдання", "Процеси", "Моніторинг", "Процес", "Пошта (демо)"],
-        "manager": ["Процеси", "Моніторинг", "Процес", "Пошта (демо)"],
-        "oblast-admin": ["Мої завдання", "Процеси", "Моніторинг", "Процес", "Почати процес", "Відсутність"],
+        "support": ["Мої завдання", "Процеси", "Моніторинг", "Процес", "Довідник", "Пошта (демо)"],
+        "manager": ["Процеси", "Моніторинг", "Процес", "Довідник", "Пошта (демо)"],
+        "oblast-admin": [
+            "Мої завдання",
+            "Процеси",
+            "Моніторинг",
+            "Процес",
+            "Почати процес",
+            "Відсутність",
+            "Довідник",
+        ],
         "hromada-admin-1": [
             "Мої завдання",
             "Процеси",
@@ -179,9 +189,10 @@ def test_each_role_sees_only_its_pages(dashboard_world: DashboardWorld) -> None:
             "Процес",
             "Почати процес",
             "Відсутність",
+            "Довідник",
         ],
-        "director": ["Мої завдання", "Процеси", "Процес"],
-        "deputy": ["Процес"],
+        "director": ["Мої завдання", "Процеси", "Процес", "Довідник"],
+        "deputy": ["Процес", "Довідник"],
     }
     with unit_of_work() as session:
         for key, titles in expected.items():
