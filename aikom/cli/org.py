@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from aikom.cli.output import emit, fail
 from aikom.core.errors import DomainError
 from aikom.db import unit_of_work
+
+if TYPE_CHECKING:
+    from aikom.models import OrgLevel
+    from aikom.services.directory import UnitCard
 
 app = typer.Typer(help="Організаційна структура", no_args_is_help=True)
 
@@ -150,7 +154,7 @@ def search(
     emit({"ok": True, **asdict(result)}, json_output, "\n".join(lines))
 
 
-def _level(value: str | None) -> Any:
+def _level(value: str | None) -> OrgLevel | None:
     from aikom.core.errors import ValidationFailed
     from aikom.models import OrgLevel
 
@@ -189,7 +193,7 @@ def card(
     emit({"ok": True, **asdict(view)}, json_output, _card_text(view))
 
 
-def _card_text(view: Any) -> str:
+def _card_text(view: UnitCard) -> str:
     from aikom.core.timefmt import format_kyiv
     from aikom.services.directory import Visibility
 

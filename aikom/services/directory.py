@@ -839,7 +839,7 @@ def _is_place_for_school(unit: OrgUnit) -> bool:
     return unit.level == OrgLevel.HROMADA or (unit.level == OrgLevel.OBLAST and unit.katottg_category == "K")
 
 
-def _check_mover(session: Session, actor: Person) -> None:
+def _check_mover(actor: Person) -> None:
     if actor.role not in MOVERS:
         raise MoveRoleNotAllowed(actor)
     if actor.state != PersonState.ACTIVE:
@@ -947,7 +947,7 @@ def move_unit(
 ) -> MoveResult:
     """Place a school marked «потребує розміщення» under a hromada; its managing body and oblast follow
     (and its branches'), the mark is cleared, and the audit records before and after."""
-    _check_mover(session, actor)
+    _check_mover(actor)
     note = " ".join((note or "").split()) or None
     if note is not None and len(note) > NOTE_MAX:
         raise PlacementNoteTooLong(len(note))

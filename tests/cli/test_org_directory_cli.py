@@ -180,3 +180,17 @@ def test_the_hromada_admin_moves_a_waiting_school(aikom: Aikom, tree: Tree) -> N
 def test_org_show_still_works(aikom: Aikom, tree: Tree) -> None:
     code, shown = aikom("org", "show", tree.school_edrpou)
     assert code == 0 and shown["unit"]["id"] == tree.school_id
+
+
+def test_search_reads_for_people_too(aikom: Aikom, tree: Tree) -> None:
+    from aikom.cli.main import app
+
+    result = CliRunner().invoke(app, ["org", "search", tree.tag, "--as", tree.hromada_admin])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "Знайдено: 2"
+    school = next(line for line in lines if f"Ліцей «Дивосвіт» {tree.tag}" in line)
+    assert school.startswith(f"№{tree.school_id} ") and f"ЄДРПОУ {tree.school_edrpou}" in school
+    assert "[лише назва й коди]" not in school  # the admin's own hromada
+    waiting = next(line for line in lines if f"Гімназія без громади {tree.tag}" in line)
+    assert "ПОТРЕБУЄ РОЗМІЩЕННЯ" in waiting and "[лише назва й коди]" in waiting
