@@ -9,7 +9,7 @@ from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
 from aikom.db import unit_of_work
-from aikom.models import AuditEntry, OrgLevel, OrgUnit, Person, PersonRole
+from aikom.models import Account, AuditEntry, OrgLevel, OrgUnit, Person, PersonRole, PersonState
 from aikom.services.persons import read_rnokpp
 from tests import factories as f
 from tests.dashboard.conftest import DashboardWorld
@@ -137,19 +137,48 @@ def test_the_demo_hromada_admin_cannot_move_it_elsewhere(dashboard_world: Dashbo
     assert picker.options == [admin.org_name]
 
 
+def _current_director(world: DashboardWorld) -> tuple[int, str]:
+    """The school's director now (another test may have replaced the demo one)."""
+    with unit_of_work() as session:
+        director = session.scalars(
+            select(Person).where(
+                Person.org_unit_id == world.school_id,
+                Person.role == PersonRole.DIRECTOR,
+                Person.state.in_([PersonState.ACTIVE, PersonState.PENDING]),
+            )
+        ).one()
+        return director.id, director.full_name
+
+
 def test_a_director_sees_their_own_school_only(dashboard_world: DashboardWorld) -> None:
-    director = dashboard_world.persons["director"]
-    at = _app(director.person_id, PAGE)
+    director_id, director_name = _current_director(dashboard_world)
+    at = _app(director_id, PAGE)
     at.text_input(key="d_query").input("ліцей").run()
+    assert not at.error, [e.value for e in at.error]
     assert list(at.dataframe[0].value["№"]) == [dashboard_world.school_id]
     assert not at.selectbox(key="d_level").value  # «Усі рівні»
 
-    at = _app(director.person_id, PAGE, unit=str(dashboard_world.school_id))
+    at = _app(director_id, PAGE, unit=str(dashboard_world.school_id))
     assert SCHOOL_NAME in [s.value for s in at.subheader]
-    assert director.full_name in _everything(at)
+    assert director_name in _everything(at)
 
     with unit_of_work() as session:
         hromada_id = session.get_one(OrgUnit, dashboard_world.school_id).parent_id
-    at = _app(director.person_id, PAGE, unit=str(hromada_id))
+    at = _app(director_id, PAGE, unit=str(hromada_id))
     assert "бачать у довіднику лише свій заклад і його філії" in _texts(at)
     assert not at.subheader and not at.dataframe
+
+
+def test_a_former_director_is_told_the_directory_is_closed(dashboard_world: DashboardWorld) -> None:
+    with unit_of_work() as session:
+        school = session.get_one(OrgUnit, dashboard_world.school_id)
+        former = f.person(
+            session,
+            session.scalars(select(Account).where(Account.org_unit_id == school.id)).one(),
+            role=PersonRole.DIRECTOR,
+            state=PersonState.INACTIVE,
+        ).id
+    at = _app(former, PAGE)
+    at.text_input(key="d_query").input("ліцей").run()
+    assert "неактивна: довідник і переміщення закладів їй недоступні" in _texts(at)
+    assert not at.dataframe
