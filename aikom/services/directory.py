@@ -551,6 +551,8 @@ def search_units(
     matched: list[ColumnElement[bool]] = [cond for _, cond in codes]
     if words:
         matched.append(_all_words(words))
+    if text and not matched:  # a code that cannot exist (`id:` beyond any id): nothing matches it
+        return SearchResult(query=text, rows=[], limit=limit, truncated=False)
     where: list[ColumnElement[bool]] = [or_(*matched)] if matched else []
     if scope.elsewhere is False:
         where.append(OrgUnit.lineage.contains([scope.root_id]))

@@ -215,6 +215,7 @@ def test_search_by_each_code(session: Session, world: World) -> None:
     assert by_edebo.rows[0].id == school.id and by_edebo.rows[0].matched_by == "edebo"
     by_prefix = _search(session, world, "institute_admin", f"id:{school.id}")
     assert _ids(by_prefix) == [school.id]
+    assert _search(session, world, "institute_admin", "id:99999999999").rows == []
 
 
 def test_an_exact_code_ranks_before_a_name_that_contains_it(session: Session, world: World) -> None:
