@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from aikom.cli.output import emit, fail
 from aikom.core.errors import DomainError
 from aikom.db import unit_of_work
+
+if TYPE_CHECKING:
+    from aikom.models import OrgLevel
+    from aikom.services.directory import UnitCard
 
 app = typer.Typer(help="Організаційна структура", no_args_is_help=True)
 
@@ -160,3 +164,176 @@ def link_branch(
         fail(exc.message_uk, exc.code, json_output)
         return
     emit(payload, json_output, str(payload["message"]))
+
+
+# --- the directory: search, a unit's card, placing a school ------------------------------------------
+
+AS_OPTION = typer.Option(..., "--as", help="Від імені кого: номер картки особи або email")
+JSON_OPTION = typer.Option(False, "--json", help="Відповідь у JSON")
+
+
+@app.command("search", help="Знайти одиниці за назвою, ЄДРПОУ, КАТОТТГ або кодом ЄДЕБО (у межах вашої зони)")
+def search(
+    query: str = typer.Argument(
+        "", help="Слова назви або код (можна з префіксом id:, edrpou:, edebo:, katottg:)"
+    ),
+    level: str | None = typer.Option(
+        None, "--level", help="Рівень: oblast, rayon, hromada, school, branch (або national)"
+    ),
+    oblast: str | None = typer.Option(None, "--oblast", help="Область: КАТОТТГ, ЄДРПОУ або номер"),
+    needs_placement: bool = typer.Option(
+        False, "--needs-placement", help="Лише заклади, що потребують розміщення"
+    ),
+    limit: int = typer.Option(50, "--limit", help="Скільки результатів показати (1–200)"),
+    actor: str = AS_OPTION,
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Units that match a name or a code, exact code matches first."""
+    from dataclasses import asdict
+
+    from aikom.cli.lookup import find_oblast
+    from aikom.models import OrgLevel
+    from aikom.services import approvals, directory
+
+    try:
+        chosen_level = _level(level)
+        with unit_of_work() as session:
+            viewer = approvals.find_person(session=session, ref=actor)
+            result = directory.search_units(
+                session=session,
+                viewer=viewer,
+                query=query,
+                level=chosen_level,
+                oblast_id=find_oblast(session, oblast).id if oblast else None,
+                needs_placement=True if needs_placement else None,
+                limit=limit,
+            )
+    except DomainError as exc:
+        fail(exc.message_uk, exc.code, json_output)
+        return
+    lines = [f"Знайдено: {len(result.rows)}{' (є ще — уточніть запит)' if result.truncated else ''}"]
+    for row in result.rows:
+        codes = ", ".join(
+            f"{label} {value}"
+            for label, value in (("ЄДРПОУ", row.edrpou), ("КАТОТТГ", row.katottg), ("ЄДЕБО", row.edebo_id))
+            if value
+        )
+        where = f"; {row.parent_name}" if row.parent_name and row.level != OrgLevel.OBLAST else ""
+        flags = " — ПОТРЕБУЄ РОЗМІЩЕННЯ" if row.needs_placement else ""
+        partial = " [лише назва й коди]" if row.visibility == directory.Visibility.LIMITED else ""
+        lines.append(
+            f"№{row.id} {row.name} ({row.level_uk}, {row.status_uk}{', ' + codes if codes else ''}{where})"
+            f"{flags}{partial}"
+        )
+    emit({"ok": True, **asdict(result)}, json_output, "\n".join(lines))
+
+
+def _level(value: str | None) -> OrgLevel | None:
+    from aikom.core.errors import ValidationFailed
+    from aikom.models import OrgLevel
+
+    if value is None:
+        return None
+    try:
+        return OrgLevel(value.strip().lower())
+    except ValueError:
+        raise ValidationFailed(
+            "level", f"Рівень: «{value}» — можливо national, oblast, rayon, hromada, school або branch."
+        ) from None
+
+
+@app.command(
+    "card", help="Картка одиниці: стан, підпорядкування, обліковий запис, особи, ключі, філії, процеси"
+)
+def card(
+    unit: str = typer.Argument(..., help="ЄДРПОУ, КАТОТТГ, код ЄДЕБО або номер одиниці"),
+    actor: str = AS_OPTION,
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """A unit's card as this person may see it."""
+    from dataclasses import asdict
+
+    from aikom.services import approvals, directory
+    from aikom.services.org import find_unit
+
+    try:
+        with unit_of_work() as session:
+            viewer = approvals.find_person(session=session, ref=actor)
+            found = find_unit(session=session, code=unit)
+            view = directory.unit_card(session=session, viewer=viewer, unit_id=found.id)
+    except DomainError as exc:
+        fail(exc.message_uk, exc.code, json_output)
+        return
+    emit({"ok": True, **asdict(view)}, json_output, _card_text(view))
+
+
+def _card_text(view: UnitCard) -> str:
+    from aikom.core.timefmt import format_kyiv
+    from aikom.services.directory import Visibility
+
+    lines = [f"№{view.id} {view.name} ({view.level_uk}, {view.status_uk})"]
+    for label, value in (("ЄДРПОУ", view.edrpou), ("КАТОТТГ", view.katottg), ("Код ЄДЕБО", view.edebo_id),
+                         ("Населений пункт", view.settlement), ("Адреса", view.address),
+                         ("Ел. пошта", view.official_email)):  # fmt: skip
+        if value:
+            lines.append(f"{label}: {value}")
+    if view.parents:
+        lines.append("Підпорядкування: " + " → ".join(p.name for p in view.parents))
+    if view.needs_placement:
+        note = f": {view.placement_note}" if view.placement_note else ""
+        lines.append(f"Потребує розміщення{note}")
+        if view.may_move:
+            lines.append("Ви можете розмістити заклад: aikom org move ОДИНИЦЯ ГРОМАДА --as …")
+    if view.visibility == Visibility.LIMITED:
+        lines.append("Одиниця поза вашою зоною: показано лише назву, коди та стан.")
+        return "\n".join(lines)
+    if view.managing_body:
+        lines.append(f"Орган управління: {view.managing_body.name}")
+    if view.children:
+        lines.append("Безпосередньо підпорядковані: " + _counts_uk(view.children))
+    if view.account:
+        lines.append(f"Обліковий запис: {view.account.state_uk}")
+    else:
+        lines.append("Обліковий запис: ще не створено")
+    for p in view.persons:
+        lines.append(f"  Особа №{p.id} {p.full_name} — {p.role_uk}, {p.state_uk}, {p.email}")
+    for k in view.keys:
+        lines.append(f"  Ключ {k.kind_uk} {k.public_id_prefix} — {k.state_uk}")
+    if view.branches:
+        lines.append("Філії: " + "; ".join(f"№{b.id} {b.name}" for b in view.branches))
+    if view.open_processes:
+        lines.append(f"Відкриті процеси ({view.open_processes_total}):")
+        lines += [f"  №{pr.id} {pr.title} — {pr.state_uk}" for pr in view.open_processes]
+    for w in view.kep_expiring:
+        when = format_kyiv(w.kep_not_after)
+        state = f"сплив {when}" if w.expired else f"спливає {when} (днів: {w.days_left})"
+        lines.append(f"КЕП: {w.full_name} ({w.role_uk}) — {state}")
+    return "\n".join(lines)
+
+
+@app.command("move", help="Розмістити заклад, що потребує розміщення, під громадою (з записом до журналу)")
+def move(
+    unit: str = typer.Argument(..., help="Заклад: ЄДРПОУ, код ЄДЕБО або номер"),
+    hromada: str = typer.Argument(..., help="Громада: КАТОТТГ, ЄДРПОУ або номер"),
+    actor: str = AS_OPTION,
+    note: str | None = typer.Option(None, "--note", help="Примітка: на якій підставі (до 500 символів)"),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Place a school marked «потребує розміщення» under a hromada."""
+    from dataclasses import asdict
+
+    from aikom.services import approvals, directory
+    from aikom.services.org import find_unit
+
+    try:
+        with unit_of_work() as session:
+            mover = approvals.find_person(session=session, ref=actor)
+            school = find_unit(session=session, code=unit)
+            target = find_unit(session=session, code=hromada)
+            result = directory.move_unit(
+                session=session, actor=mover, unit_id=school.id, new_parent_id=target.id, note=note
+            )
+    except DomainError as exc:
+        fail(exc.message_uk, exc.code, json_output)
+        return
+    emit({"ok": True, **asdict(result)}, json_output, result.message_uk)

@@ -142,6 +142,12 @@ PAGES: tuple[PageSpec, ...] = (
         refusal_uk="«Філії» — для адміністраторів ОУО та ІОА: вони підтверджують опорні заклади філій.",
     ),
     PageSpec(
+        url_path="directory", title="Довідник", icon=":material/search:", script=VIEWS / "directory.py",
+        section=WORK, audience=EVERY_ROLE - {R.OIS_OPERATOR},
+        refusal_uk="«Довідник» — для працівників ІОА, адміністраторів ОУО, керівників закладів і їхніх "
+        "заступників.",
+    ),
+    PageSpec(
         url_path="api-key", title="Ключ API", icon=":material/vpn_key:", script=VIEWS / "api_key.py",
         section=ACCOUNT, audience=key_holders,
         refusal_uk="Ключ API облікового запису показують керівнику закладу або адміністратору ОУО.",
