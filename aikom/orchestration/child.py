@@ -4,6 +4,7 @@ a log file, stopped with SIGTERM and, after a timeout, SIGKILL."""
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -67,4 +68,14 @@ class ChildProcess:
         """Kill it at once (what a crash or an OOM kill does)."""
         if self.running():
             self.process.kill()
+            self.process.wait(timeout=10)
+
+    def kill_group(self) -> None:
+        """Kill it and every process it started in its session at once (what a machine going down does
+        to a runner and the flow processes it was running)."""
+        if self.running():
+            try:
+                os.killpg(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             self.process.wait(timeout=10)

@@ -30,6 +30,7 @@ class RolloutParams(BaseModel):
     scope: str | None = Field(
         default=None, description="КАТОТТГ, ЄДРПОУ або номер одиниці-охоплення (порожньо — уся країна)"
     )
+    batch_size: int = Field(default=BATCH_SIZE, ge=10, le=5000, description="Одиниць в одному пакеті")
 
 
 class RolloutFacts(BaseModel):
@@ -39,6 +40,7 @@ class RolloutFacts(BaseModel):
     scope_name: str
     level: RolloutLevel
     total: int
+    batch_size: int = BATCH_SIZE
 
 
 SPEC = ProcessSpec(

@@ -32,7 +32,7 @@ from aikom.models import (
     RolloutItem,
     RolloutOutcome,
 )
-from aikom.processes.rollout import BATCH_SIZE, SPEC, TYPE, RolloutFacts, RolloutParams
+from aikom.processes.rollout import SPEC, TYPE, RolloutFacts, RolloutParams
 from aikom.services import audit
 from aikom.services.accounts import AccountToOpen, open_accounts
 from aikom.services.org import OrgUnitNotFound, find_unit
@@ -105,7 +105,13 @@ def start_rollout(
     if running is not None:
         raise RolloutAlreadyRunning(running)
     total = session.scalar(select(func.count(OrgUnit.id)).where(*_units(scope, params.level))) or 0
-    facts = RolloutFacts(scope_id=scope.id, scope_name=scope.name, level=params.level, total=int(total))
+    facts = RolloutFacts(
+        scope_id=scope.id,
+        scope_name=scope.name,
+        level=params.level,
+        total=int(total),
+        batch_size=params.batch_size,
+    )
     process = create_process(
         session=session,
         type=TYPE,
@@ -157,10 +163,9 @@ def open_batch(
     session: Session,
     process_id: int,
     after_id: int,
-    size: int = BATCH_SIZE,
     settings: Settings | None = None,
 ) -> BatchOutcome:
-    """Handle the next `size` units after `after_id` that this rollout has not handled yet, in the
+    """Handle the next batch of units after `after_id` that this rollout has not handled yet, in the
     caller's one transaction; their rollout items and the process's progress with them."""
     process = session.get(Process, process_id, with_for_update=True, populate_existing=True)
     if process is None or process.type != TYPE:
@@ -176,7 +181,7 @@ def open_batch(
         .outerjoin(Account, Account.org_unit_id == OrgUnit.id)
         .where(and_(*_units(scope, facts.level)), OrgUnit.id > after_id, ~handled)
         .order_by(OrgUnit.id)
-        .limit(size)
+        .limit(facts.batch_size)
     ).all()
     if not rows:
         return BatchOutcome(last_id=None, counts={})
