@@ -3,6 +3,7 @@ a log file, stopped with SIGTERM and, after a timeout, SIGKILL."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -74,8 +75,6 @@ class ChildProcess:
         """Kill it and every process it started in its session at once (what a machine going down does
         to a runner and the flow processes it was running)."""
         if self.running():
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             self.process.wait(timeout=10)
