@@ -183,6 +183,7 @@ def prepare(settings: Settings) -> dict[str, Any]:
 
 def start_mail(settings: Settings, stack: Stack) -> None:
     """The local SMTP sink (demo mode) and the outbox deliverer, both in this process."""
+    from aikom.mail.delivery import LIMIT as DELIVERY_LIMIT
     from aikom.mail.delivery import deliver_pending_sync
     from aikom.mail.sink import start_sink
 
@@ -198,7 +199,12 @@ def start_mail(settings: Settings, stack: Stack) -> None:
         failing = False
         while not stopping.is_set():
             try:
-                deliver_pending_sync(settings, sessions)
+                # A full pass means more is waiting (a rollout queues thousands): go on at once.
+                while (
+                    deliver_pending_sync(settings, sessions).handled == DELIVERY_LIMIT
+                    and not stopping.is_set()
+                ):
+                    pass
                 if failing:
                     log.warning("outbox delivery works again")
                 failing = False
