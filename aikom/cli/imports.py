@@ -105,3 +105,21 @@ def schools(
         json_output,
         f"{report.summary_uk()}\n{branches.summary_uk()}",
     )
+
+
+@app.command("ouo-contacts", help="Офіційні адреси ел. пошти ОУО: CSV з кодом КАТОТТГ, назвою й адресою")
+def ouo_contacts(
+    file: Annotated[
+        Path, typer.Argument(help="CSV: katottg, name, email (або КАТОТТГ, Назва, Електронна пошта)")
+    ],
+    json_output: JsonFlag = False,
+) -> None:
+    """Set the official email of the oblasts, rayons and hromadas a file names (their base keys go there)."""
+    from aikom.imports.contacts import import_ouo_contacts
+
+    try:
+        with unit_of_work() as session:
+            report = import_ouo_contacts(session=session, path=file)
+    except DomainError as exc:
+        fail(exc.message_uk, exc.code, json_output)
+    _finish(report, json_output)

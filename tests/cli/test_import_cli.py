@@ -195,3 +195,34 @@ def test_the_commands_use_the_configured_database_and_commit(
     assert empty.exit_code == 1 and "Організаційних одиниць ще немає" in empty.output
     assert imported.exit_code == 0 and _json(imported)["created"] == 56
     assert _json(tree)["by_level"]["hromada"] == 39
+
+
+def test_ouo_contacts_set_official_emails_and_refuse_what_does_not_fit(
+    cli_session: Session, tmp_path: Path
+) -> None:
+    from tests import factories
+
+    units = factories.cascade(cli_session)
+    rayon, hromada = units["rayon"], units["hromada"]
+    rayon.katottg, rayon.name = "UA35020000000000001", "Кропивницький район"
+    hromada.katottg, hromada.name = "UA35020130000000002", "Кропивницька міська громада"
+    cli_session.flush()
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text(
+        "katottg;name;email\n"
+        "UA35020000000000001;Кропивницький район;osvita@kropyvnytskyi-rda.gov.ua\n"
+        "UA35020130000000002;Інша громада;x@example.org\n"
+        "UA99999999999999999;Невідома;y@example.org\n"
+        "UA35020130000000002;Кропивницька міська громада;не адреса\n",
+        encoding="utf-8",
+    )
+    result = _invoke("import", "ouo-contacts", str(contacts), "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["updated"] == 1
+    assert {r["code"] for r in report["refused_rows"]} == {"name_mismatch", "unknown_katottg", "invalid_email"}
+    cli_session.expire_all()
+    assert cli_session.get_one(OrgUnit, rayon.id).official_email == "osvita@kropyvnytskyi-rda.gov.ua"
+    assert cli_session.get_one(OrgUnit, hromada.id).official_email is None
+    again = json.loads(_invoke("import", "ouo-contacts", str(contacts), "--json").stdout)
+    assert again["updated"] == 0 and again["unchanged"] == 1
