@@ -262,3 +262,47 @@ def retry(
         fail(error.message_uk, error.code, json_output)
         return
     emit({"ok": True, "process_id": process_id}, json_output, f"Процес №{process_id} знову веде узгоджувач.")
+
+
+@app.command("rollout-report", help="Розгортання: одиниці й що з ними зроблено (напр. без офіційної пошти)")
+def rollout_report(
+    process_id: int = typer.Argument(..., help="Номер процесу розгортання"),
+    as_person: str = typer.Option(..., "--as", help="Від імені особи (їй має бути дозволено бачити процес)"),
+    outcome: str | None = typer.Option(
+        None, "--outcome", help="Лише одиниці з цим результатом: opened, no_email, has_account, deactivated"
+    ),
+    limit: int = typer.Option(1000, "--limit", min=1, max=100000, help="Скільки одиниць показати"),
+    json_output: bool = typer.Option(False, "--json", help="Звіт у JSON"),
+) -> None:
+    """The units a rollout handled, by name, with their outcome (e.g. the ones left without an email)."""
+    from dataclasses import asdict
+
+    from aikom.db import unit_of_work
+    from aikom.models import RolloutOutcome
+    from aikom.services import approvals, processes, rollout
+
+    try:
+        wanted = RolloutOutcome(outcome) if outcome else None
+    except ValueError:
+        fail(
+            f"Результат: «{outcome}» — можливі: {', '.join(o.value for o in RolloutOutcome)}.",
+            "validation_failed",
+            json_output,
+        )
+        return
+    try:
+        with unit_of_work() as session:
+            viewer = approvals.find_person(session=session, ref=as_person)
+            processes.show_process(session=session, process_id=process_id, viewer_id=viewer.id)
+            lines = rollout.rollout_report(
+                session=session, process_id=process_id, outcome=wanted, limit=limit
+            )
+            counts = rollout.rollout_counts(session=session, process_id=process_id)
+    except DomainError as error:
+        fail(error.message_uk, error.code, json_output)
+        return
+    human = [f"{k}: {v}" for k, v in counts.items()] + [
+        f"№{line.org_unit_id} {line.name} — {line.outcome_uk}" + (f" ({line.note})" if line.note else "")
+        for line in lines
+    ]
+    emit({"counts": dict(counts), "units": [asdict(line) for line in lines]}, json_output, "\n".join(human))

@@ -220,7 +220,11 @@ def test_ouo_contacts_set_official_emails_and_refuse_what_does_not_fit(
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["updated"] == 1
-    assert {r["code"] for r in report["refused_rows"]} == {"name_mismatch", "unknown_katottg", "invalid_email"}
+    assert {r["code"] for r in report["refused_rows"]} == {
+        "name_mismatch",
+        "unknown_katottg",
+        "invalid_email",
+    }
     cli_session.expire_all()
     assert cli_session.get_one(OrgUnit, rayon.id).official_email == "osvita@kropyvnytskyi-rda.gov.ua"
     assert cli_session.get_one(OrgUnit, hromada.id).official_email is None

@@ -171,5 +171,8 @@ def test_an_oblast_is_rolled_out_in_batches_and_a_killed_runner_opens_nothing_tw
         assert emails == len(opened)
         assert s.scalar(select(func.count()).where(Account.org_unit_id.in_(no_email))) == 0
     assert view.progress[0].done == total
-    code, listed = cli("process", "show", str(process_id))
-    assert code == 0 and listed["state"] == "completed"
+    code, gaps = cli(
+        "process", "rollout-report", str(process_id), "--as", str(starter), "--outcome", "no_email"
+    )
+    assert code == 0 and {u["org_unit_id"] for u in gaps["units"]} == set(no_email)
+    assert all(u["note"] for u in gaps["units"])
