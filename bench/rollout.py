@@ -223,8 +223,9 @@ def main() -> None:
         assert decided_at is not None and last_item is not None
         rollout_s = (last_item - decided_at).total_seconds()
         print(
-            f"rollout {state}: {handled}/{total} schools handled, {opened - 1} accounts opened, {queued} emails "
-            f"queued; {rollout_s:.1f} s from the signed decision to the last commit; peak RSS {peak_rss:.0f} MB",
+            f"rollout {state}: {handled}/{total} schools handled, {opened - 1} accounts opened, "
+            f"{queued} emails queued; {rollout_s:.1f} s from the signed decision to the last commit; "
+            f"peak RSS {peak_rss:.0f} MB",
             flush=True,
         )
 
