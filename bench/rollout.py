@@ -61,8 +61,8 @@ from aikom.services.persons import set_rnokpp
 from aikom.services.reconcile import launch_process, wake_for_task
 from aikom.settings import Settings
 
-INSTITUTE_EDRPOU = "44404410"
-RNOKPP = ("3030303036", "3131313134")
+INSTITUTE_EDRPOU = "44404415"
+RNOKPP = ("1234567899", "2345678902")
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
@@ -156,7 +156,11 @@ def main() -> None:
     starter, approver = _admins(db_url)
     pki.init(tmp / "pki")
     holder = pki.issue_person(
-        tmp / "pki", name="Адміністратор ІОА 2", edrpou=INSTITUTE_EDRPOU, rnokpp=RNOKPP[1]
+        tmp / "pki",
+        name="Адміністратор ІОА 2",
+        edrpou=INSTITUTE_EDRPOU,
+        rnokpp=RNOKPP[1],
+        title="Адміністратор",
     )
     trust = TrustList.load(pki.trust_dir(tmp / "pki"))
 
