@@ -79,3 +79,19 @@ def test_the_api_key_is_shown_once_to_the_director_and_never_to_a_deputy(
     assert "лише один раз" in _texts(at)
     again = _app(director.person_id, "views/api_key.py")
     assert "Нового ключа API для показу немає" in _texts(again)
+
+
+def test_an_institute_admin_starts_a_rollout_from_the_page(dashboard_world: DashboardWorld) -> None:
+    admin = dashboard_world.persons["ioa-admin-1"]
+    at = _app(admin.person_id, "views/start_process.py")
+    at.selectbox(key="process_type").select("Розгортання: відкриття облікових записів").run()
+    assert "Заклади освіти" in at.selectbox(key="level").options
+    assert at.selectbox(key="scope").options[0] == "Уся країна"
+    at.button[0].click().run()
+    assert not at.exception
+    with unit_of_work() as session:
+        process = session.scalars(select(Process).where(Process.type == "rollout")).one()
+        assert process.parameters["level"] == "school" and process.parameters["total"] >= 1
+        assert process.requester_person_id == admin.person_id
+    hromada = _app(dashboard_world.persons["hromada-admin-1"].person_id, "views/start_process.py")
+    assert "Розгортання: відкриття облікових записів" not in hromada.selectbox(key="process_type").options
