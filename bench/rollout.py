@@ -238,7 +238,14 @@ def main() -> None:
             target=_sink, args=(str(tmp / "mailbox"), smtp_port), daemon=True
         )
         sink.start()
-        time.sleep(2)
+        deadline = time.monotonic() + 60
+        while True:  # until the sink accepts connections
+            try:
+                socket.create_connection(("127.0.0.1", smtp_port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the SMTP sink did not start"
+                time.sleep(0.2)
         sessions = session_factory(db_url)
         t1 = datetime.now(UTC)
         m1 = time.monotonic()
