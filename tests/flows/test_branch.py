@@ -119,6 +119,7 @@ def test_a_branch_without_edrpou_is_confirmed_and_its_staff_sign_with_the_hubs_e
     assert code == 0, decided
     view = wait_for_process(database_url, process_id)
     assert view.state == "completed", view.outcome
+    assert "філію створено під опорним закладом" in [entry.action_uk for entry in view.history]
     (branch,) = _branches_of(database_url, world.school_id)
     assert (branch.level, branch.name, branch.edrpou, branch.settlement) == (
         OrgLevel.BRANCH,
@@ -130,7 +131,7 @@ def test_a_branch_without_edrpou_is_confirmed_and_its_staff_sign_with_the_hubs_e
         assert effective_edrpou(s, s.get_one(OrgUnit, branch.id)) == world.school_edrpou
         assert s.scalars(select(Account).where(Account.org_unit_id == branch.id)).first() is None
         director_email = s.get_one(Person, world.director).email
-        # A teacher of the branch acts within the hub's account.
+        # A responsible person of the branch (a deputy's card) acts within the hub's account.
         rnokpp = factories.rnokpp()
         teacher = factories.person(
             s,
