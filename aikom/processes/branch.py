@@ -19,6 +19,7 @@ from pydantic_core import PydanticCustomError
 from stdnum.ua import edrpou as edrpou_rules
 
 from aikom.core.validation import Email, RequiredText
+from aikom.imports.identity import PLACEHOLDER_EDRPOU
 from aikom.models import PersonRole
 from aikom.processes.cascade_provisioning import PersonCard, PersonRecord
 from aikom.processes.registry import ProcessSpec
@@ -28,8 +29,6 @@ TYPE = "branch"
 APPROVE_STEP = "approve"
 APPROVAL_DAYS = 5
 ACTIVATION_DAYS = 10
-# Codes that pass the check digit but are typed in only to fill the field.
-PLACEHOLDER_EDRPOU = frozenset({*(d * 8 for d in "0123456789"), "12345678", "87654321"})
 
 
 def _blank_to_none(value: object) -> object:

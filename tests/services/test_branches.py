@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from aikom.core.errors import DomainError
+from aikom.core.errors import DomainError, RoleNotAllowed
 from aikom.core.validation import validation_message_uk
 from aikom.models import (
     AccessKey,
@@ -227,6 +227,9 @@ def test_a_deputy_may_not_create_a_branch(session: Session) -> None:
     message = _refused(session, hub.deputy, _params(), branches.NotHubDirector)
     assert "заступник не може створити філію" in message
     _refused(session, hub.admin, _params(), branches.NotHubDirector)
+    hub.director.state = PersonState.PENDING  # not signed in yet: no powers to use
+    session.flush()
+    assert "не активна" in _refused(session, hub.director, _params(), RoleNotAllowed)
 
 
 def test_a_branch_has_no_branches(session: Session) -> None:
