@@ -27,6 +27,12 @@ FIELD_NAMES_UK: dict[str, str] = {
     "starts_on": "Початок відсутності",
     "ends_on": "Кінець відсутності",
     "position": "Посада",
+    "name": "Назва",
+    "edrpou": "ЄДРПОУ",
+    "settlement": "Населений пункт",
+    "edebo_id": "Код ЄДЕБО",
+    "head": "Керівник",
+    "official_email": "Офіційна електронна пошта",
 }
 
 _RULES_UK: dict[str, str] = {

@@ -142,6 +142,8 @@ ACTION_LABELS_UK = {
     "account_deactivation.started": "деактивацію облікового запису розпочато",
     "account.deactivated": "обліковий запис деактивовано",
     "org_unit.branch_moved": "філію перенесено до іншого опорного закладу",
+    "branch.requested": "створення філії запитано",
+    "org_unit.branch_created": "філію створено під опорним закладом",
     "liquidated_deactivation.started": "пакетну деактивацію ліквідованих закладів розпочато",
     "liquidated_deactivation.deactivated": "обліковий запис ліквідованого закладу деактивовано",
     "liquidated_deactivation.skipped": "ліквідований заклад пропущено",

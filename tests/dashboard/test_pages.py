@@ -330,10 +330,12 @@ def test_start_page_tells_an_oblast_admin_who_starts_a_replacement(dashboard_wor
     assert "починає адміністратор органу управління освітою (ОУО), що керує закладом" in text
 
 
-def test_a_director_may_start_only_a_deputy(dashboard_world: DashboardWorld) -> None:
+def test_a_director_may_start_only_a_deputy_or_a_branch(dashboard_world: DashboardWorld) -> None:
     at = _app(dashboard_world.persons["director"].person_id, "views/start_process.py")
-    assert not at.selectbox  # one process only: no choice to make
-    assert "Призначення заступника (відповідальної особи)" in _texts(at)
+    assert set(at.selectbox(key="process_type").options) == {
+        "Призначення заступника (відповідальної особи)",
+        "Створення філії",
+    }
 
 
 def test_a_deputy_is_told_who_starts_processes(dashboard_world: DashboardWorld) -> None:
