@@ -76,10 +76,13 @@ def check_person_name(value: str) -> str:
 
 
 def check_email(value: str) -> str:
-    """An email address of the form name@domain.tld."""
+    """An email address of the form name@domain.tld, in Latin characters (what an SMTP relay takes)."""
     email = value.strip()
     if len(email) > 320 or not _EMAIL.match(email):
         raise PydanticCustomError("email", "потрібна адреса виду ім'я@домен.укр")
+    if not email.isascii():
+        # Mail relays take Latin addresses only; a Cyrillic «с» or «о» typed for a Latin one is common.
+        raise PydanticCustomError("email", "лише латинські літери, цифри та знаки адреси (є кирилиця?)")
     return email
 
 

@@ -13,11 +13,10 @@ import asyncio
 import base64
 import logging
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage as MimeMessage
-from email.policy import SMTP
-from email.utils import formatdate, parseaddr
+from email.utils import formataddr, formatdate, parseaddr
 
 import aiosmtplib
 from sqlalchemy import or_, select
@@ -69,26 +68,43 @@ def encode_subject(subject: str, chunk_bytes: int = 39) -> str:
     return "\r\n ".join(f"=?utf-8?b?{base64.b64encode(chunk).decode('ascii')}?=" for chunk in chunks)
 
 
-def build_mime(row: EmailMessage, sender: str, secret: dict[str, str] | None = None) -> MimeMessage:
-    """The MIME message of an outbox row: text part plus HTML alternative (its Subject is added by
-    `message_bytes`, encoded so that no space is lost); `secret` fills the template's secret variable."""
-    rendered = render(row.template, {**row.variables, **(secret or {})})
-    mime = MimeMessage()
-    mime["From"] = sender
-    mime["To"] = row.to_address
-    mime["Message-ID"] = message_id(row.id)
-    mime["Date"] = formatdate(localtime=False)
-    mime["X-Aikom-Template"] = row.template
-    mime.set_content(rendered.text)
-    mime.add_alternative(rendered.html, subtype="html")
-    return mime
+def _base64_lines(text: str) -> str:
+    encoded = base64.b64encode(text.encode("utf-8")).decode("ascii")
+    return "\r\n".join(encoded[i : i + 76] for i in range(0, len(encoded), 76))
 
 
 def message_bytes(row: EmailMessage, sender: str, secret: dict[str, str] | None = None) -> bytes:
-    """The message as sent: the MIME message with its Subject header first."""
-    subject = render(row.template, row.variables).subject
-    body = build_mime(row, sender, secret).as_bytes(policy=SMTP)
-    return b"Subject: " + encode_subject(subject).encode("ascii") + b"\r\n" + body
+    """The message as sent: text part plus HTML alternative, both base64 UTF-8, the Subject encoded so
+    that no space is lost; `secret` fills the template's secret variable.
+
+    Written out directly: the `email` package's header objects cost ~3 ms a message, which capped a
+    national rollout's delivery (14,000 base-key emails) well below the relay's speed.
+    """
+    rendered = render(row.template, {**row.variables, **(secret or {})})
+    name, address = parseaddr(sender)
+    boundary = f"=_aikom_{row.id}_{secrets.token_hex(8)}"
+    headers = [
+        f"Subject: {encode_subject(rendered.subject)}",
+        f"From: {formataddr((name, address), charset='utf-8')}",
+        f"To: {row.to_address}",
+        f"Message-ID: {message_id(row.id)}",
+        f"Date: {formatdate(localtime=False)}",
+        f"X-Aikom-Template: {row.template}",
+        "MIME-Version: 1.0",
+        f'Content-Type: multipart/alternative; boundary="{boundary}"',
+    ]
+    parts = [(subtype, body) for subtype, body in (("plain", rendered.text), ("html", rendered.html))]
+    lines = ["\r\n".join(headers), ""]
+    for subtype, body in parts:
+        lines += [
+            f"--{boundary}",
+            f'Content-Type: text/{subtype}; charset="utf-8"',
+            "Content-Transfer-Encoding: base64",
+            "",
+            _base64_lines(body),
+        ]
+    lines += [f"--{boundary}--", ""]
+    return "\r\n".join(lines).encode("ascii")
 
 
 @dataclass
@@ -181,6 +197,14 @@ async def _send_one(
         # Its secret was erased (it never leaves the outbox twice): it cannot be sent.
         row.state = EmailState.FAILED
         row.last_error = "Секрет повідомлення стерто: його не буде надіслано повторно."
+        report.failed += 1
+        return
+    if not row.to_address.isascii():  # a relay without SMTPUTF8 cannot take it; trying again will not help
+        row.state = EmailState.FAILED
+        row.last_error = (
+            f"Адреса «{row.to_address}» містить нелатинські символи: її не прийме поштовий сервер."
+        )
+        erase_secret(row)
         report.failed += 1
         return
     try:

@@ -216,3 +216,27 @@ def test_notices_and_outcome_facts_are_text_never_markup() -> None:
     )
     assert "- Новий керівник: Нова Директорка" in outcome.text
     assert "Заступник Руденко: деактивовано новим керівником." in outcome.html
+
+
+def test_an_address_with_cyrillic_letters_fails_alone_and_the_rest_is_delivered(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    from aikom.core.validation import check_email
+
+    # A register's «school@..» typed with a Cyrillic «с»: the relay would refuse it, so nothing takes it.
+    with pytest.raises(ValueError, match="кирилиця"):
+        check_email("\u0441chool@example.org")
+    port = _free_port()
+    sink = start_sink(tmp_path / "mailbox", port=port)
+    try:
+        bad = _enqueue(sessions, "\u0441chool@example.org")
+        good = _enqueue(sessions, "school@example.org")
+        report = deliver_pending_sync(Settings(smtp_port=port), sessions)
+    finally:
+        sink.stop()
+    assert (report.sent, report.failed) == (1, 1)
+    with sessions() as s:
+        failed = s.get_one(EmailMessage, bad)
+        assert failed.state == EmailState.FAILED and "нелатинські" in (failed.last_error or "")
+        assert s.get_one(EmailMessage, good).state == EmailState.SENT
+    assert [m.to for m in read_mailbox(tmp_path / "mailbox")] == ["school@example.org"]
