@@ -1,0 +1,125 @@
+"""A city district in the cascade: its city's hromada admin opens its account, its admin runs its schools."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy.orm import Session
+
+from aikom.core.actor import Actor
+from aikom.core.errors import NotInScope
+from aikom.models import OrgLevel, OrgUnit, Person, PersonRole, Process
+from aikom.processes.cascade_provisioning import CascadeProvisioningParams
+from aikom.processes.director_replacement import DirectorReplacementParams
+from aikom.services import directors, provisioning
+from tests import factories
+
+
+def _actor(person: Person) -> Actor:
+    return Actor(person_id=person.id, label=person.full_name)
+
+
+def _world(session: Session) -> dict[str, OrgUnit | Person]:
+    units = factories.cascade(session, with_edrpou=True)
+    hromada = units["hromada"]
+    district = factories.org_unit(
+        session,
+        level=OrgLevel.DISTRICT,
+        parent=hromada,
+        name="Печерський район м. Київ",
+        oblast_id=hromada.oblast_id,
+        managing_body_id=hromada.id,
+        edrpou=factories.edrpou(),
+        official_email="pechersk@example.org",
+    )
+    school = factories.org_unit(
+        session,
+        level=OrgLevel.SCHOOL,
+        parent=district,
+        oblast_id=hromada.oblast_id,
+        managing_body_id=district.id,
+        edrpou=factories.edrpou(),
+        official_email="school57@example.org",
+    )
+
+    def admin(unit: OrgUnit, role: PersonRole) -> Person:
+        return factories.person(
+            session, factories.account(session, unit), role=role, rnokpp=factories.rnokpp()
+        )
+
+    return {
+        **units,
+        "district": district,
+        "district_school": school,
+        "rayon_admin": admin(units["rayon"], PersonRole.RAYON_ADMIN),
+        "hromada_admin": admin(hromada, PersonRole.HROMADA_ADMIN),
+        "district_admin": admin(district, PersonRole.HROMADA_ADMIN),
+    }
+
+
+def _provision(session: Session, admin: Person, unit: OrgUnit) -> Process:
+    params = CascadeProvisioningParams.model_validate(
+        {
+            "unit": f"id:{unit.id}",
+            "person": {
+                "full_name": "Бондар Марія Олексіївна",
+                "rnokpp": factories.rnokpp(),
+                "email": "bondar@example.org",
+                "position": "Начальник управління освіти",
+            },
+        }
+    )
+    return provisioning.start_provisioning(session=session, actor=_actor(admin), params=params)
+
+
+def test_the_citys_hromada_admin_opens_the_districts_account(session: Session) -> None:
+    w = _world(session)
+    process = _provision(session, w["hromada_admin"], w["district"])  # type: ignore[arg-type]
+    # A district's body is run by admins with the hromada admin's role.
+    assert process.parameters["role"] == "hromada_admin"
+    assert process.subject_org_unit_id == w["district"].id
+
+
+def test_the_rayon_admin_is_two_levels_above_a_district(session: Session) -> None:
+    w = _world(session)
+    with pytest.raises(provisioning.NotOneLevelDown) as refused:
+        _provision(session, w["rayon_admin"], w["district"])  # type: ignore[arg-type]
+    assert "району міста відкриває адміністратор безпосередньо вищого рівня" in refused.value.message_uk
+
+
+def test_the_district_admin_opens_the_director_of_a_school_it_manages(session: Session) -> None:
+    w = _world(session)
+    process = _provision(session, w["district_admin"], w["district_school"])  # type: ignore[arg-type]
+    assert process.parameters["role"] == "director"
+    listed = provisioning.provisionable_units(session=session, person_id=w["district_admin"].id)
+    assert [u.id for u in listed] == [w["district_school"].id]
+    # The city's hromada admin does not manage that school: its district does.
+    with pytest.raises(NotInScope):
+        _provision(session, w["hromada_admin"], w["district_school"])  # type: ignore[arg-type]
+
+
+def test_the_district_admin_replaces_a_director_and_the_city_approves_when_alone(session: Session) -> None:
+    w = _world(session)
+    school = w["district_school"]
+    assert isinstance(school, OrgUnit)
+    factories.person(
+        session, factories.account(session, school), role=PersonRole.DIRECTOR, rnokpp=factories.rnokpp()
+    )
+    params = DirectorReplacementParams.model_validate(
+        {
+            "school": school.edrpou,
+            "new_director": {
+                "full_name": "Нова Директорка Оксана",
+                "rnokpp": factories.rnokpp(),
+                "email": "new@example.org",
+                "order_no": "15-к",
+                "order_date": date(2026, 11, 1),
+            },
+        }
+    )
+    with pytest.raises(NotInScope):
+        directors.start_replacement(session=session, actor=_actor(w["hromada_admin"]), params=params)  # type: ignore[arg-type]
+    process = directors.start_replacement(session=session, actor=_actor(w["district_admin"]), params=params)  # type: ignore[arg-type]
+    # With no other admin of the district, the city's hromada admins approve.
+    assert directors.approver_scope(session, process) == (PersonRole.HROMADA_ADMIN, w["hromada"].id)
