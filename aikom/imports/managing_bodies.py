@@ -100,12 +100,12 @@ class ManagingBodyIndex:
                 self.hromadas[e.code].append(e)
 
     @staticmethod
-    def council_adjective(entry: CodifierEntry) -> str:
-        """How a hromada's (or Kyiv's) council is named: «Городнянська» → «городнянської»,
-        «Київ» → «київської»."""
+    def council_adjective(entry: CodifierEntry, *, genitive: bool = True) -> str:
+        """How a hromada's (or Kyiv's) council is named: «Городнянська» → «городнянської» (genitive) or
+        «городнянська» (the council itself: «Торчинська селищна рада»); «Київ» → «київської»."""
         if entry.category == "K":
-            return normalize_name(entry.name) + "ської"
-        return _feminine_genitive(entry.name)
+            return normalize_name(entry.name) + ("ської" if genitive else "ська")
+        return _feminine_genitive(entry.name) if genitive else normalize_name(entry.name)
 
     @staticmethod
     def city_of(district: CodifierEntry) -> str:
@@ -181,7 +181,10 @@ class ManagingBodyIndex:
                 for r in self.rayons.get(oblast, [])
                 if _mentions(text, _masculine_genitive(r.name), "район")
             }
-            named = [h for h in named if h.rayon in rayons] or [h for h in named if h.code == city]
+            # Narrowed step by step: by the rayon named, then by where the school lies.
+            for keep in (lambda h: h.rayon in rayons, lambda h: h.code == city):
+                if len(named) > 1:
+                    named = [h for h in named if keep(h)] or named
         return BodyMatch(named[0].code, "hromada") if len(named) == 1 else None
 
     def _hromadas_named(self, text: str, oblast: str) -> list[CodifierEntry]:
@@ -189,6 +192,7 @@ class ManagingBodyIndex:
             h
             for h in self.hromadas.get(oblast, [])
             if _mentions(text, self.council_adjective(h), _COUNCIL_WORDS)
+            or _mentions(text, self.council_adjective(h, genitive=False), _COUNCIL_WORDS)
         ]
 
     # -- the school's district --------------------------------------------------------------------
