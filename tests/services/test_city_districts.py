@@ -12,7 +12,8 @@ from aikom.core.errors import NotInScope
 from aikom.models import OrgLevel, OrgUnit, Person, PersonRole, Process
 from aikom.processes.cascade_provisioning import CascadeProvisioningParams
 from aikom.processes.director_replacement import DirectorReplacementParams
-from aikom.services import directors, provisioning
+from aikom.processes.rollout import RolloutParams
+from aikom.services import directors, provisioning, rollout
 from tests import factories
 
 
@@ -123,3 +124,21 @@ def test_the_district_admin_replaces_a_director_and_the_city_approves_when_alone
     process = directors.start_replacement(session=session, actor=_actor(w["district_admin"]), params=params)  # type: ignore[arg-type]
     # With no other admin of the district, the city's hromada admins approve.
     assert directors.approver_scope(session, process) == (PersonRole.HROMADA_ADMIN, w["hromada"].id)
+
+
+def test_a_national_rollout_can_open_the_districts_of_a_city(session: Session) -> None:
+    w = _world(session)
+    institute = factories.person(
+        session,
+        factories.account(session, w["national"]),
+        role=PersonRole.INSTITUTE_ADMIN,  # type: ignore[arg-type]
+    )
+    hromada = w["hromada"]
+    assert isinstance(hromada, OrgUnit)
+    process = rollout.start_rollout(
+        session=session,
+        actor=_actor(institute),
+        params=RolloutParams(level="district", scope=f"id:{hromada.id}"),
+    )
+    assert process.parameters["total"] == 1
+    assert process.title.endswith(f"райони міст, {hromada.name}")
