@@ -930,6 +930,10 @@ def managing_body_for(session: Session, school: OrgUnit, target: OrgUnit) -> Org
     for unit in chain:
         if named in {" ".join(n.split()).casefold() for n in (unit.name, unit.short_name) if n}:
             return unit
+    if target.level == OrgLevel.DISTRICT and re.search(
+        r"районн\w*\s+(?:в|у)\s+місті|району\s+\S+\s+міськ", named
+    ):
+        return target  # «…Покровської районної в місті ради»: the district's body, not the rayon's
     for level, word in _BODY_LEVEL_WORDS:
         if word in named:
             for unit in chain:

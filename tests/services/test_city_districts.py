@@ -13,7 +13,7 @@ from aikom.models import OrgLevel, OrgUnit, Person, PersonRole, Process
 from aikom.processes.cascade_provisioning import CascadeProvisioningParams
 from aikom.processes.director_replacement import DirectorReplacementParams
 from aikom.processes.rollout import RolloutParams
-from aikom.services import directors, provisioning, rollout
+from aikom.services import directors, directory, provisioning, rollout
 from tests import factories
 
 
@@ -142,3 +142,37 @@ def test_a_national_rollout_can_open_the_districts_of_a_city(session: Session) -
     )
     assert process.parameters["total"] == 1
     assert process.title.endswith(f"райони міст, {hromada.name}")
+
+
+def test_a_school_waiting_for_placement_can_be_placed_under_a_district_it_is_run_by(session: Session) -> None:
+    w = _world(session)
+    rayon, district = w["rayon"], w["district"]
+    assert isinstance(rayon, OrgUnit) and isinstance(district, OrgUnit)
+    waiting = factories.org_unit(
+        session,
+        level=OrgLevel.SCHOOL,
+        parent=rayon,
+        oblast_id=rayon.oblast_id,
+        managing_body_id=rayon.id,
+        needs_placement=True,
+        managing_body_name="Відділ освіти виконкому Печерської районної в місті ради",
+    )
+    institute = factories.person(
+        session,
+        factories.account(session, w["national"]),  # type: ignore[arg-type]
+        role=PersonRole.INSTITUTE_ADMIN,
+    )
+    targets = directory.placement_targets(
+        session=session, actor=institute, unit_id=waiting.id, query="Печерський"
+    )
+    assert district.id in {t.id for t in targets}
+
+    directory.move_unit(session=session, actor=institute, unit_id=waiting.id, new_parent_id=district.id)
+
+    session.refresh(waiting)
+    # Its register body is the district's («…районної в місті ради»), not the rayon's.
+    assert (waiting.parent_id, waiting.managing_body_id, waiting.needs_placement) == (
+        district.id,
+        district.id,
+        False,
+    )
