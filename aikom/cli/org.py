@@ -21,6 +21,7 @@ LEVEL_UK = {
     "oblast": "область",
     "rayon": "район",
     "hromada": "громада",
+    "district": "район міста",
     "school": "заклад",
     "branch": "філія",
 }

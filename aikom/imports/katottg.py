@@ -1,6 +1,7 @@
 """Import of the КАТОТТГ codifier: the national root, oblasts (O) and the special-status cities (K),
-rayons (P) and hromadas (H). Settlements and city districts are not org units; the school import
-reads them from the same file to place schools (see `aikom.imports.territory`).
+rayons (P), hromadas (H) and the districts of cities (B, under their city's hromada, or under Kyiv and
+Sevastopol). Settlements are not org units; the school import reads them from the same file to place
+schools (see `aikom.imports.territory`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,13 @@ KATOTTG_RE = re.compile(r"^UA\d{17}$")
 NATIONAL_NAME = "Україна"
 
 # Codifier categories: which ones are org units, and at which level.
-CATEGORY_LEVEL = {"O": OrgLevel.OBLAST, "K": OrgLevel.OBLAST, "P": OrgLevel.RAYON, "H": OrgLevel.HROMADA}
+CATEGORY_LEVEL = {
+    "O": OrgLevel.OBLAST,
+    "K": OrgLevel.OBLAST,
+    "P": OrgLevel.RAYON,
+    "H": OrgLevel.HROMADA,
+    "B": OrgLevel.DISTRICT,
+}
 SETTLEMENT_CATEGORIES = frozenset({"C", "M", "X"})
 KNOWN_CATEGORIES = frozenset({*CATEGORY_LEVEL, *SETTLEMENT_CATEGORIES, "B"})
 # The file writes some categories in Cyrillic look-alikes (О, К, Р, Н, С, М, Х, В).
@@ -45,6 +52,7 @@ class CodifierEntry:
     oblast: str
     rayon: str | None
     hromada: str | None
+    city: str | None = None  # the fourth level: a district's city (a settlement, or Kyiv/Sevastopol itself)
 
 
 def normalize_category(value: str) -> str:
@@ -95,13 +103,16 @@ def read_codifier(path: Path, report: ImportReport | None = None) -> list[Codifi
                 oblast=levels[0],
                 rayon=levels[1] or None,
                 hromada=levels[2] or None,
+                city=levels[3] or None,
             )
         )
     return entries
 
 
-def unit_name(entry: CodifierEntry) -> str:
-    """The full name of an org unit made from its codifier entry."""
+def unit_name(entry: CodifierEntry, city: str | None = None) -> str:
+    """The full name of an org unit made from its codifier entry (a district's: with its city's name)."""
+    if entry.category == "B":
+        return f"{entry.name} район м. {city}" if city else f"{entry.name} район"
     if entry.category == "O":
         return entry.name if "республіка" in entry.name.lower() else f"{entry.name} область"
     if entry.category == "K":
@@ -154,9 +165,13 @@ def import_katottg(*, session: Session, path: Path, progress: Progress = no_prog
         national_id = national["id"]
         report.unchanged += 1
 
-    for category in ("O", "K", "P", "H"):
+    names = {e.code: e.name for e in entries}
+    for category in ("O", "K", "P", "H", "B"):
         for entry in (e for e in entries if e.category == category):
-            parent_code = {"O": None, "K": None, "P": entry.oblast, "H": entry.rayon}[category]
+            # A district's third level is its city's hromada (Kyiv and Sevastopol: the city itself).
+            parent_code = {"O": None, "K": None, "P": entry.oblast, "H": entry.rayon, "B": entry.hromada}[
+                category
+            ]
             if parent_code is None:
                 parent_id: int | None = national_id
             else:
@@ -177,9 +192,8 @@ def import_katottg(*, session: Session, path: Path, progress: Progress = no_prog
             if category in ("O", "K"):
                 oblast_of[entry.code] = unit_id
             level = CATEGORY_LEVEL[category]
-            values = _values(
-                unit_id, level, unit_name(entry), entry.name, entry.code, category, parent_id, oblast_id
-            )
+            name = unit_name(entry, names.get(entry.city or ""))
+            values = _values(unit_id, level, name, entry.name, entry.code, category, parent_id, oblast_id)
             write = PendingWrite(entry.line, entry.name, values)
             if current is None:
                 inserts[level].append(write)
@@ -238,7 +252,7 @@ def _existing_units(session: Session) -> dict[str, dict[str, Any]]:
     rows = session.execute(
         select(*columns)
         .where(or_(ORG_UNIT.c.level == OrgLevel.NATIONAL, ORG_UNIT.c.katottg.is_not(None)))
-        .where(ORG_UNIT.c.level.in_([OrgLevel.NATIONAL, OrgLevel.OBLAST, OrgLevel.RAYON, OrgLevel.HROMADA]))
+        .where(ORG_UNIT.c.level.in_([OrgLevel.NATIONAL, *CATEGORY_LEVEL.values()]))
         .order_by(ORG_UNIT.c.id)
     ).mappings()
     units: dict[str, dict[str, Any]] = {}

@@ -5,8 +5,10 @@
 * `export` — the ЄДЕБО export (Повна назва, Код в ЄДЕБО, Статус, Код КОАТУУ, …, Головний заклад,
   Опорний / Філія); identity: the ЄДЕБО id (it usually has no ЄДРПОУ column; one is used when present).
 
-Each school goes under its hromada (or the special-status city); where no hromada can be found, under
-the lowest certain unit with `needs_placement`. A row is refused only when it cannot identify a school.
+Each school goes under its hromada (or the special-status city) — under the city's district where the
+register names one — and is managed by the ОУО its «орган управління» names (see
+`aikom.imports.managing_bodies`), else by its hromada; where no hromada can be found, under the lowest
+certain unit with `needs_placement`. A row is refused only when it cannot identify a school.
 Re-running changes nothing; an admin's later placement of a school is never undone by an import.
 """
 
@@ -24,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from aikom.imports.errors import KatottgNotImported, UnknownRegisterFormat
 from aikom.imports.identity import IdentityRefused, check_edebo_id, check_edrpou
+from aikom.imports.managing_bodies import ManagingBodyIndex
 from aikom.imports.report import ImportReport, PlacementIssue, Progress, no_progress
 from aikom.imports.source import CsvFile, clean, normalize_name, read_csv, records_as_dicts
 from aikom.imports.territory import Placement, TerritoryIndex, normalize_koatuu
@@ -324,11 +327,21 @@ def _fit(values: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+_TERRITORY_LEVELS = (OrgLevel.OBLAST, OrgLevel.RAYON, OrgLevel.HROMADA, OrgLevel.DISTRICT)
+
+
 def _territory_units(session: Session) -> dict[str, dict[str, Any]]:
-    """Oblasts, rayons, hromadas (by КАТОТТГ) and the national root (key "")."""
+    """Oblasts, rayons, hromadas, city districts (by КАТОТТГ) and the national root (key "")."""
     rows = session.execute(
-        select(ORG_UNIT.c.id, ORG_UNIT.c.level, ORG_UNIT.c.katottg, ORG_UNIT.c.oblast_id, ORG_UNIT.c.name)
-        .where(ORG_UNIT.c.level.in_([OrgLevel.NATIONAL, OrgLevel.OBLAST, OrgLevel.RAYON, OrgLevel.HROMADA]))
+        select(
+            ORG_UNIT.c.id,
+            ORG_UNIT.c.level,
+            ORG_UNIT.c.katottg,
+            ORG_UNIT.c.katottg_category,
+            ORG_UNIT.c.oblast_id,
+            ORG_UNIT.c.name,
+        )
+        .where(ORG_UNIT.c.level.in_([OrgLevel.NATIONAL, *_TERRITORY_LEVELS]))
         .order_by(ORG_UNIT.c.id)
     ).mappings()
     units: dict[str, dict[str, Any]] = {}
@@ -355,10 +368,12 @@ class _Planner:
         self.file_format = file_format
         self.report = report
         self.index = index
+        self.bodies = ManagingBodyIndex(index)
         self.territory = territory_units
         self.national = territory_units.get("")
         self.units_by_id: dict[int, dict[str, Any]] = {u["id"]: u for u in territory_units.values()}
         self.placement_stats: Counter[str] = Counter()
+        self.body_stats: Counter[str] = Counter()
 
     # -- matching ---------------------------------------------------------------------------------
     def match_existing(self, rows: list[SchoolRow]) -> None:
@@ -468,6 +483,7 @@ class _Planner:
             unit = self.national
         assert unit is not None, "the КАТОТТГ import creates the national root"
         oblast_id = unit["oblast_id"] if unit["level"] != OrgLevel.NATIONAL else None
+        parent, managing = self._district_and_body(row, placement, unit, note)
         return _fit(
             {
                 "id": row.unit_id,
@@ -485,13 +501,35 @@ class _Planner:
                 "edebo_mark": "branch" if row.is_branch else "hub" if row.is_hub else None,
                 "managing_body_name": row.managing_body_name,
                 "level": OrgLevel.SCHOOL,
-                "parent_id": unit["id"],
-                "managing_body_id": unit["id"],
+                "parent_id": parent["id"],
+                "managing_body_id": managing["id"],
                 "oblast_id": oblast_id,
                 "needs_placement": note is not None,
                 "placement_note": note,
             }
         )
+
+    def _district_and_body(
+        self, row: SchoolRow, placement: Placement, unit: dict[str, Any], note: str | None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The school's parent (its city's district where the register names one) and managing ОУО
+        (the unit its «орган управління» names, else the unit it is placed under, never its district)."""
+        if placement.code is None:
+            return unit, unit
+        # Only a school placed exactly where the codifier says (no walking up) lies in a known city.
+        city = placement.code if placement.definite and unit.get("katottg") == placement.code else None
+        body = self.bodies.match_body(
+            row.managing_body_name, oblast=self.index.oblast_of(placement.code), city=city
+        )
+        body_unit = self.territory.get(body.code) if body is not None else None
+        managing = body_unit if body_unit is not None else unit
+        if body_unit is not None:
+            self.body_stats["managing_body_matched"] += 1
+        elif row.managing_body_name:
+            self.body_stats["managing_body_unmatched"] += 1
+        district = self.bodies.district_of(city=city, body=body, settlement=row.settlement, koatuu=row.koatuu)
+        district_unit = self.territory.get(district) if district and note is None else None
+        return (district_unit or unit), managing
 
     def _territory_unit(self, placement: Placement) -> tuple[dict[str, Any] | None, str | None]:
         """The database unit for a placement, walking up (rayon, oblast) when the codifier unit is missing."""
@@ -621,6 +659,9 @@ class _Planner:
             values = row.values
             counts[str(values["level"])] += 1
             counts[f"status_{values['status']}"] += 1
+            counts[f"managed_by_{self._body_kind(values['managing_body_id'])}"] += 1
+            if self._level_of(values["parent_id"]) == OrgLevel.DISTRICT:
+                counts["placed_under_district"] += 1
             if values["needs_placement"]:
                 parent_name, parent_level = unit_names.get(values["parent_id"], (None, None))
                 self.report.needs_placement.append(
@@ -636,5 +677,19 @@ class _Planner:
                         note=values["placement_note"] or "",
                     )
                 )
+        counts.update(self.body_stats)
         self.report.counts = dict(counts)
         self.report.placement = dict(self.placement_stats.most_common())
+
+    def _level_of(self, unit_id: int | None) -> OrgLevel | None:
+        unit = self.units_by_id.get(unit_id) if unit_id is not None else None
+        return unit["level"] if unit is not None else None
+
+    def _body_kind(self, unit_id: int | None) -> str:
+        """The kind of ОУО managing a school: a special-status city counts as a city (its hromada)."""
+        unit = self.units_by_id.get(unit_id) if unit_id is not None else None
+        if unit is None:
+            return "other"
+        if unit["level"] == OrgLevel.OBLAST and unit["katottg_category"] == "K":
+            return "hromada"
+        return str(unit["level"])

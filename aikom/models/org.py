@@ -24,12 +24,16 @@ from aikom.models.base import Base, created_at_column, json_type, str_enum
 
 
 class OrgLevel(StrEnum):
-    """Level of an org unit in the cascade (institute → oblast → rayon → hromada → school → branch)."""
+    """Level of an org unit in the cascade: institute → oblast → rayon → hromada → district → school → branch.
+
+    A district is a city's district (КАТОТТГ category B) with its own education body; its admins have
+    the hromada admin's role (the FAQ treats «громади/району міста» alike)."""
 
     NATIONAL = "national"
     OBLAST = "oblast"
     RAYON = "rayon"
     HROMADA = "hromada"
+    DISTRICT = "district"
     SCHOOL = "school"
     BRANCH = "branch"
 

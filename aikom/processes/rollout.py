@@ -18,7 +18,7 @@ APPROVE_STEP = "approve"
 APPROVAL_DAYS = 3
 BATCH_SIZE = 500
 
-RolloutLevel = Literal["oblast", "rayon", "hromada", "school"]
+RolloutLevel = Literal["oblast", "rayon", "hromada", "district", "school"]
 
 
 class RolloutParams(BaseModel):
@@ -26,7 +26,7 @@ class RolloutParams(BaseModel):
 
     model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
 
-    level: RolloutLevel = Field(description="Рівень одиниць: oblast, rayon, hromada або school")
+    level: RolloutLevel = Field(description="Рівень одиниць: oblast, rayon, hromada, district або school")
     scope: str | None = Field(
         default=None, description="КАТОТТГ, ЄДРПОУ або номер одиниці-охоплення (порожньо — уся країна)"
     )

@@ -213,7 +213,7 @@ class _School:
 
 
 def _hromada_of(parent_id: int | None, parent_level: OrgLevel | None) -> int | None:
-    return parent_id if parent_level == OrgLevel.HROMADA else None
+    return parent_id if parent_level in (OrgLevel.HROMADA, OrgLevel.DISTRICT) else None
 
 
 def _schools_by_oblast(session: Session) -> dict[int, list[_School]]:

@@ -1040,7 +1040,7 @@ def units_managed_by(*, session: Session, actor: Person, limit: int = 2000) -> l
             | (
                 (OrgUnit.parent_id == actor.org_unit_id)
                 & OrgUnit.managing_body_id.is_(None)
-                & OrgUnit.level.in_([OrgLevel.RAYON, OrgLevel.HROMADA, OrgLevel.SCHOOL])
+                & OrgUnit.level.in_([OrgLevel.RAYON, OrgLevel.HROMADA, OrgLevel.DISTRICT, OrgLevel.SCHOOL])
             ),
         )
         .order_by(OrgUnit.name)

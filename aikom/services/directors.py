@@ -60,6 +60,7 @@ ADMIN_ROLE_OF_LEVEL: dict[OrgLevel, PersonRole] = {
     OrgLevel.OBLAST: PersonRole.OBLAST_ADMIN,
     OrgLevel.RAYON: PersonRole.RAYON_ADMIN,
     OrgLevel.HROMADA: PersonRole.HROMADA_ADMIN,
+    OrgLevel.DISTRICT: PersonRole.HROMADA_ADMIN,  # a city district's body, like a hromada's
 }
 
 

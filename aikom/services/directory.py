@@ -66,6 +66,7 @@ LEVEL_UK = {
     OrgLevel.OBLAST: "область",
     OrgLevel.RAYON: "район",
     OrgLevel.HROMADA: "громада",
+    OrgLevel.DISTRICT: "район міста",
     OrgLevel.SCHOOL: "заклад освіти",
     OrgLevel.BRANCH: "філія",
 }
@@ -837,8 +838,11 @@ def _kep_expiring(persons: list[PersonEntry], now: datetime) -> list[KepWarning]
 
 
 def _is_place_for_school(unit: OrgUnit) -> bool:
-    """A hromada, or a city with special status (an oblast-level unit of КАТОТТГ category K)."""
-    return unit.level == OrgLevel.HROMADA or (unit.level == OrgLevel.OBLAST and unit.katottg_category == "K")
+    """A hromada or a city's district, or a city with special status (an oblast-level unit of КАТОТТГ
+    category K)."""
+    if unit.level in (OrgLevel.HROMADA, OrgLevel.DISTRICT):
+        return True
+    return unit.level == OrgLevel.OBLAST and unit.katottg_category == "K"
 
 
 def _check_mover(actor: Person) -> None:
@@ -889,7 +893,7 @@ def placement_targets(
         return []
     where: list[ColumnElement[bool]] = [
         or_(
-            OrgUnit.level == OrgLevel.HROMADA,
+            OrgUnit.level.in_([OrgLevel.HROMADA, OrgLevel.DISTRICT]),
             and_(OrgUnit.level == OrgLevel.OBLAST, OrgUnit.katottg_category == "K"),
         ),
         OrgUnit.status == OrgStatus.ACTIVE,
@@ -926,6 +930,10 @@ def managing_body_for(session: Session, school: OrgUnit, target: OrgUnit) -> Org
     for unit in chain:
         if named in {" ".join(n.split()).casefold() for n in (unit.name, unit.short_name) if n}:
             return unit
+    if target.level == OrgLevel.DISTRICT and re.search(
+        r"районн\w*\s+(?:в|у)\s+місті|району\s+\S+\s+міськ", named
+    ):
+        return target  # «…Покровської районної в місті ради»: the district's body, not the rayon's
     for level, word in _BODY_LEVEL_WORDS:
         if word in named:
             for unit in chain:

@@ -80,6 +80,7 @@ LEVELS_UK = {
     OrgLevel.OBLAST: "Області",
     OrgLevel.RAYON: "Райони",
     OrgLevel.HROMADA: "Громади (міста)",
+    OrgLevel.DISTRICT: "Райони міст",
     OrgLevel.SCHOOL: "Заклади освіти",
     OrgLevel.BRANCH: "Філії",
 }
@@ -88,6 +89,7 @@ AREA_OF_LEVEL_UK = {
     OrgLevel.OBLAST: "Район",
     OrgLevel.RAYON: "Громада (місто)",
     OrgLevel.HROMADA: "Заклад освіти",
+    OrgLevel.DISTRICT: "Заклад освіти",
     OrgLevel.SCHOOL: "Філія",
 }
 Granularity = Literal["day", "week"]

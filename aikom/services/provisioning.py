@@ -62,6 +62,7 @@ LEVEL_GENITIVE_UK = {
     OrgLevel.OBLAST: "області",
     OrgLevel.RAYON: "району",
     OrgLevel.HROMADA: "громади",
+    OrgLevel.DISTRICT: "району міста",
     OrgLevel.SCHOOL: "закладу освіти",
     OrgLevel.BRANCH: "філії",
 }

@@ -47,7 +47,13 @@ OUTCOMES_UK = {
     RolloutOutcome.HAS_ACCOUNT: "уже мали обліковий запис із ключами",
     RolloutOutcome.DEACTIVATED: "обліковий запис деактивовано (остаточно)",
 }
-LEVEL_PLURAL_UK = {"oblast": "області", "rayon": "райони", "hromada": "громади", "school": "заклади освіти"}
+LEVEL_PLURAL_UK = {
+    "oblast": "області",
+    "rayon": "райони",
+    "hromada": "громади",
+    "district": "райони міст",
+    "school": "заклади освіти",
+}
 
 
 class RolloutAlreadyRunning(DomainError):

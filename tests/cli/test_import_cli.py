@@ -60,7 +60,7 @@ def test_import_katottg_reports_counts_and_refused_rows_as_json(cli_session: Ses
 
     assert result.exit_code == 0, result.output
     report = _json(result)
-    assert report["import"] == "katottg" and report["created"] == 56 - (root_exists is not None)
+    assert report["import"] == "katottg" and report["created"] == 63 - (root_exists is not None)
     assert report["counts"]["O"] == 2 and report["counts"]["H"] == 39
     assert [(r["line"], r["code"]) for r in report["refused_rows"]] == [
         (112, "bad_katottg"),
@@ -161,6 +161,7 @@ def test_org_tree_counts_per_level_and_oblast(cli_session: Session) -> None:
         "oblast": 4,
         "rayon": 12,
         "hromada": 39,
+        "district": 7,
         "school": 10,
     }
     assert tree["needs_placement"] >= 3
@@ -193,7 +194,7 @@ def test_the_commands_use_the_configured_database_and_commit(
             clear_caches()
 
     assert empty.exit_code == 1 and "Організаційних одиниць ще немає" in empty.output
-    assert imported.exit_code == 0 and _json(imported)["created"] == 56
+    assert imported.exit_code == 0 and _json(imported)["created"] == 63
     assert _json(tree)["by_level"]["hromada"] == 39
 
 

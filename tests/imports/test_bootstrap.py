@@ -41,7 +41,7 @@ def test_imports_everything_once_and_then_leaves_the_database_alone(
     second = import_registers_if_empty(settings)
 
     assert first["imported"] is True
-    assert first["katottg"]["created"] == 56 and first["schools"]["created"] == 10
+    assert first["katottg"]["created"] == 63 and first["schools"]["created"] == 10
     assert first["schools"]["refused"] == 7 and first["schools"]["needs_placement_count"] == 3
     assert second == {"imported": False, "reason": "В базі вже є організаційні одиниці"}
     engine = create_engine(empty_database)

@@ -40,15 +40,17 @@ def test_creates_root_oblasts_cities_rayons_and_every_hromada_of_the_file(sessio
     in_file = _categories_in_file(CODIFIER)
     assert report.counts["O"] == 2 and report.counts["K"] == 2
     new_root = {"national": 1} if before["national"] == 0 else {}
-    # Settlements and city districts are not org units.
+    # Settlements are not org units; the districts of Kyiv are.
     assert added(before, level_counts(session)) == {
         **new_root,
         "oblast": 4,
         "rayon": in_file["P"],
         "hromada": in_file["H"],
+        "district": in_file["B"],
     }
     assert (in_file["P"], in_file["H"]) == (12, 39)
-    assert report.created == len(new_root) + 4 + 12 + 39
+    assert in_file["B"] == 7
+    assert report.created == len(new_root) + 4 + 12 + 39 + 7
 
 
 def test_units_carry_parent_managing_body_oblast_and_readable_names(session: Session) -> None:
@@ -84,8 +86,8 @@ def test_second_run_changes_nothing(session: Session) -> None:
     import_fixture_katottg(session)
     again = import_fixture_katottg(session)
 
-    # 55 units of the codifier and the national root.
-    assert (again.created, again.updated, again.unchanged) == (0, 0, 56)
+    # 62 units of the codifier (7 of them Kyiv's districts) and the national root.
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 63)
 
 
 def test_a_unit_renamed_in_the_database_is_restored_from_the_codifier(session: Session) -> None:

@@ -82,8 +82,12 @@ def test_liquidated_reorganized_and_suspended_schools_are_recorded_as_such(
 def test_a_kyiv_school_goes_under_the_city_with_its_director(session: Session, report: ImportReport) -> None:
     school = unit_by(session, edebo_id="147787")
     kyiv = unit_by(session, katottg=KYIV)
+    # «Управління освіти Солом`янської районної в місті Києві державної адміністрації»: the city's district.
+    district = unit_by(session, katottg="UA80000000000980793")
 
-    assert school.parent_id == kyiv.id and school.oblast_id == kyiv.id
+    assert district.parent_id == kyiv.id
+    assert school.parent_id == district.id and school.managing_body_id == district.id
+    assert school.oblast_id == kyiv.id
     assert school.director_name and not school.director_name.lower().startswith("директор")
     assert school.short_name and school.school_type and school.official_email
 

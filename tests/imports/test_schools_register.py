@@ -92,7 +92,10 @@ def test_a_kyiv_school_goes_under_the_city(session: Session, report: ImportRepor
     kyiv = unit_by(session, katottg=KYIV)
     school = unit_by(session, edrpou="22877005")
 
-    assert school.parent_id == kyiv.id and school.oblast_id == kyiv.id and school.managing_body_id == kyiv.id
+    # «Київ, Голосіївський район»: in the city's district; the register names no body, so the city manages.
+    district = unit_by(session, katottg="UA80000000000126643")
+    assert district.parent_id == kyiv.id and school.parent_id == district.id
+    assert school.oblast_id == kyiv.id and school.managing_body_id == kyiv.id
     assert not school.needs_placement
 
 

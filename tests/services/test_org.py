@@ -121,5 +121,5 @@ def test_describe_and_tree_counts_on_imported_registers(session: Session) -> Non
     assert grown["school"] == 18 and grown["branch"] == 2
     assert tree["needs_placement"] - before["needs_placement"] == 5
     by_katottg = {o["katottg"]: o for o in tree["oblasts"]}
-    assert by_katottg[KYIV]["counts"] == {"school": 3}
+    assert by_katottg[KYIV]["counts"] == {"district": 7, "school": 3}
     assert by_katottg[ZAPORIZHZHIA]["needs_placement"] == 1
