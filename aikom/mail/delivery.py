@@ -67,9 +67,14 @@ def encode_subject(subject: str, chunk_bytes: int = 39) -> str:
     return "\r\n ".join(f"=?utf-8?b?{base64.b64encode(chunk).decode('ascii')}?=" for chunk in chunks)
 
 
+# Headers an outbox row may set (a support reply's threading, its Reply-To, an auto-reply's mark).
+ROW_HEADERS = ("Message-ID", "In-Reply-To", "References", "Reply-To", "Auto-Submitted")
+
+
 def build_mime(row: EmailMessage, sender: str, secret: dict[str, str] | None = None) -> MimeMessage:
     """The MIME message of an outbox row: text part plus HTML alternative (its Subject is added by
-    `message_bytes`, encoded so that no space is lost); `secret` fills the template's secret variable."""
+    `message_bytes`, encoded so that no space is lost); `secret` fills the template's secret variable;
+    the row's `headers` (threading) are applied, a Message-ID among them replacing the derived one."""
     rendered = render(row.template, {**row.variables, **(secret or {})})
     mime = MimeMessage()
     mime["From"] = sender
@@ -77,6 +82,11 @@ def build_mime(row: EmailMessage, sender: str, secret: dict[str, str] | None = N
     mime["Message-ID"] = message_id(row.id)
     mime["Date"] = formatdate(localtime=False)
     mime["X-Aikom-Template"] = row.template
+    for name in ROW_HEADERS:
+        value = (row.headers or {}).get(name)
+        if value:
+            del mime[name]
+            mime[name] = " ".join(str(value).split())  # no header injection through a line break
     mime.set_content(rendered.text)
     mime.add_alternative(rendered.html, subtype="html")
     return mime
