@@ -8,6 +8,7 @@ A source is a small interface (`MailSource`): the local SMTP sink's mailbox fold
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -38,7 +39,8 @@ class RawMail:
 class MailSource(Protocol):
     """Where inbound mail is read from."""
 
-    name: str
+    name: str  # recorded with each message taken ("sink", "imap")
+    cursor_key: str  # which cursor keeps its position (one per mailbox)
 
     def read_after(self, position: str | None) -> Iterator[RawMail]:
         """Messages after `position` (None: from the start), in order."""
@@ -52,11 +54,16 @@ class SinkMailbox:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+        digest = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:16]
+        self.cursor_key = f"sink:{digest}"
 
     def read_after(self, position: str | None) -> Iterator[RawMail]:
-        """Files named after `position`, oldest first."""
+        """Files named after `position`, oldest first (all of them when that file is gone: the mailbox was
+        emptied and numbers start again; the intake drops what it took before)."""
         if not self.folder.exists():
             return
+        if position is not None and not (self.folder / position).exists():
+            position = None
         for path in sorted(self.folder.glob("*.eml")):
             if position is None or path.name > position:
                 yield RawMail(path.name, path.read_bytes())
@@ -106,7 +113,7 @@ def fetch(
     report = FetchReport()
     if source is None:
         return report
-    position = _cursor(db_url, source.name)
+    position = _cursor(db_url, source.cursor_key)
     for mail in source.read_after(position):
         try:
             with unit_of_work(db_url) as session:
@@ -118,35 +125,33 @@ def fetch(
                     report.outcomes[outcome.outcome] = report.outcomes.get(outcome.outcome, 0) + 1
                     if outcome.request_id is not None:
                         report.request_ids.append(outcome.request_id)
-                _advance(session, source.name, mail.position)
+                _advance(session, source.cursor_key, mail.position)
         except Exception:
             log.exception("support mail %s/%s was not ingested", source.name, mail.position)
             report.failed.append(mail.position)
-            if not _set_aside(db_url, source.name, mail):
+            if not _set_aside(db_url, source, mail):
                 break  # the database itself failed: the cursor stays, the next pass tries again
     return report
 
 
-def _set_aside(db_url: str | None, source: str, mail: RawMail) -> bool:
+def _set_aside(db_url: str | None, source: MailSource, mail: RawMail) -> bool:
     """Keep a message the intake could not take (raw, with the reason) and move past it: nothing is lost,
     and one bad message never holds up the rest."""
-    import hashlib
-
     try:
         with unit_of_work(db_url) as session:
             session.execute(
                 insert(SupportIntake)
                 .values(
-                    message_key=f"failed:{source}:{mail.position}:{hashlib.sha256(mail.raw).hexdigest()}",
-                    source=source,
+                    message_key=f"failed:{source.cursor_key}:{hashlib.sha256(mail.raw).hexdigest()}",
+                    source=source.name,
                     outcome=IntakeOutcome.REJECTED.value,
                     reason="лист не вдалося обробити; збережено для перевірки",
                     raw=mail.raw,
                 )
                 .on_conflict_do_nothing(index_elements=[SupportIntake.message_key])
             )
-            _advance(session, source, mail.position)
+            _advance(session, source.cursor_key, mail.position)
     except Exception:
-        log.exception("support mail %s/%s could not be set aside", source, mail.position)
+        log.exception("support mail %s/%s could not be set aside", source.name, mail.position)
         return False
     return True
