@@ -38,7 +38,7 @@ def _new_request() -> None:
         subject = st.text_input("Тема", max_chars=support.SUBJECT_CHARS, key="mr_subject")
         body = st.text_area("Текст звернення", key="mr_body")
         files = attachment_uploader("mr_files")
-        if st.form_submit_button("Надіслати звернення"):
+        if st.form_submit_button("Надіслати звернення", key="mr_new_send"):
 
             def file_it(session: object, actor: object) -> None:
                 from sqlalchemy.orm import Session
@@ -96,7 +96,7 @@ def _request(request_id: int) -> None:
     with st.form("mr_reply", clear_on_submit=True):
         text = st.text_area("Ваше повідомлення", key="mr_reply_text")
         files = attachment_uploader("mr_reply_files")
-        if st.form_submit_button("Надіслати"):
+        if st.form_submit_button("Надіслати", key="mr_reply_send"):
             act(
                 person,
                 "Повідомлення додано до звернення.",

@@ -118,7 +118,7 @@ def _request(request_id: int) -> None:
     )
     with reply_tab, st.form("sq_reply", clear_on_submit=True):
         text = st.text_area("Відповідь заявнику (надсилається листом)", key="sq_reply_text")
-        if st.form_submit_button("Надіслати відповідь"):
+        if st.form_submit_button("Надіслати відповідь", key="sq_reply_send"):
             act(
                 person,
                 "Відповідь надіслано.",
@@ -126,7 +126,7 @@ def _request(request_id: int) -> None:
             )
     with note_tab, st.form("sq_note", clear_on_submit=True):
         note = st.text_area("Внутрішня нотатка (заявник її не бачить)", key="sq_note_text")
-        if st.form_submit_button("Додати нотатку"):
+        if st.form_submit_button("Додати нотатку", key="sq_note_send"):
             act(
                 person,
                 "Нотатку додано.",
@@ -156,7 +156,7 @@ def _request(request_id: int) -> None:
         comment = st.text_area(
             "Коментар для заявника (для відхилення й запиту — обов’язковий)", key="sq_comment"
         )
-        if st.form_submit_button("Зберегти рішення"):
+        if st.form_submit_button("Зберегти рішення", key="sq_triage_send"):
             act(
                 person,
                 "Рішення збережено.",
@@ -192,7 +192,7 @@ def _request(request_id: int) -> None:
     with finish_tab:
         with st.form("sq_resolve", clear_on_submit=True):
             done = st.text_area("Що зроблено (надсилається заявнику)", key="sq_done_text")
-            if st.form_submit_button("Позначити виконаним"):
+            if st.form_submit_button("Позначити виконаним", key="sq_resolve_send"):
                 act(
                     person,
                     "Звернення виконано.",
