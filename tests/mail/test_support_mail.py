@@ -164,3 +164,21 @@ def test_an_auto_reply_opens_nothing_and_gets_no_reply(desk: Desk) -> None:
     with unit_of_work(desk.url) as session:
         assert not session.scalars(select(EmailMessage).where(EmailMessage.to_address == away)).all()
         assert not session.scalars(select(SupportRequest).where(SupportRequest.requester_email == away)).all()
+
+
+def test_the_reconciler_pass_reads_the_support_mail(desk: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
+    from aikom.services.reconcile import reconcile
+    from aikom.settings import get_settings
+
+    monkeypatch.setenv("AIKOM_DATA_DIR", str(desk.settings.data_dir))
+    get_settings.cache_clear()
+    try:
+        _send(desk, desk.requester_email, "Питання про ключ API", "Де знайти ключ API?")
+        with socket.socket() as sock:  # a Prefect server that is down: the database part still runs
+            sock.bind(("127.0.0.1", 0))
+            dead = f"http://127.0.0.1:{sock.getsockname()[1]}/api"
+        report = reconcile(db_url=desk.url, api_url=dead)
+        assert report.support_mail == {"opened": 1}
+        assert reconcile(db_url=desk.url, api_url=dead).support_mail == {}
+    finally:
+        get_settings.cache_clear()
