@@ -34,7 +34,7 @@ def _drop_in_mailbox(sender: str, subject: str) -> None:
 
 
 def test_the_desk_works_a_request_from_the_command_line(aikom: Aikom) -> None:
-    agent, admin, admin_email = _people()
+    agent, _admin, admin_email = _people()
     _drop_in_mailbox(admin_email, "Допомога з входом")
     code, fetched = aikom("support", "fetch", "--as", str(agent))
     assert code == 0 and fetched["outcomes"] == {"opened": 1}
