@@ -57,10 +57,10 @@ def list_requests(
     """One page of the queue with its counts."""
     from aikom.cli.lookup import find_oblast
     from aikom.models import SupportRequestState, SupportRequestType
-    from aikom.services import support
+    from aikom.services import support, support_queue
 
     def action(session: Any, who: Any) -> Any:
-        filters = support.QueueFilters(
+        filters = support_queue.QueueFilters(
             states=[_enum(s, SupportRequestState, "state", "Стан") for s in state]
             or list(support.OPEN_STATES),
             type=_enum(request_type, SupportRequestType, "type", "Тип"),
@@ -69,7 +69,9 @@ def list_requests(
             mine=mine,
             unassigned=unassigned,
         )
-        return support.queue_page(session=session, actor=who, filters=filters, offset=offset, limit=limit)
+        return support_queue.queue_page(
+            session=session, actor=who, filters=filters, offset=offset, limit=limit
+        )
 
     page = _run(actor, json_output, action)
     lines = [
@@ -92,10 +94,12 @@ def show(
 ) -> None:
     """A request and its thread (internal notes marked)."""
     from aikom.core.timefmt import format_kyiv
-    from aikom.services import support
+    from aikom.services import support_queue
 
     detail = _run(
-        actor, json_output, lambda s, who: support.request_detail(session=s, actor=who, request_id=request_id)
+        actor,
+        json_output,
+        lambda s, who: support_queue.request_detail(session=s, actor=who, request_id=request_id),
     )
     r = detail.request
     lines = [

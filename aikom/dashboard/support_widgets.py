@@ -12,9 +12,10 @@ import streamlit as st
 from aikom.core.actor import Actor
 from aikom.dashboard.context import flash, settings, show_error, unit_of_work
 from aikom.dashboard.labels import kyiv, plain, size_uk
-from aikom.services import support
+from aikom.services import support, support_queue
 from aikom.services.persons import PersonView
-from aikom.services.support import NewAttachment, RequestDetail
+from aikom.services.support import NewAttachment
+from aikom.services.support_queue import RequestDetail
 
 
 def actor_of(person: PersonView) -> Actor:
@@ -37,7 +38,7 @@ def act(person: PersonView, done_uk: str, action: Callable[[Any, Actor], object]
 def _download(person: PersonView, attachment_id: int, file_name: str, size: int, key: str) -> None:
     try:
         with unit_of_work() as session:
-            file = support.attachment_file(
+            file = support_queue.attachment_file(
                 session=session, actor=actor_of(person), attachment_id=attachment_id
             )
     except Exception as error:

@@ -25,7 +25,7 @@ from aikom.models import (
     SupportRequestState,
     SupportRequestType,
 )
-from aikom.services import support, support_mail
+from aikom.services import support, support_mail, support_queue
 from aikom.settings import Settings
 from tests import factories as f
 
@@ -382,12 +382,14 @@ def test_the_requester_sees_public_messages_only(session: Session, world: dict[s
     )
     support.add_note(session=session, actor=agent, request_id=request.id, body="Внутрішнє: перевірити права")
     support.reply(session=session, actor=agent, request_id=request.id, body="Через «Почати процес».")
-    own = support.request_detail(session=session, actor=admin, request_id=request.id)
+    own = support_queue.request_detail(session=session, actor=admin, request_id=request.id)
     bodies = [m.body for m in own.messages]
     assert "Через «Почати процес»." in bodies and not any("Внутрішнє" in b for b in bodies)
-    desk = support.request_detail(session=session, actor=agent, request_id=request.id)
+    desk = support_queue.request_detail(session=session, actor=agent, request_id=request.id)
     assert any("Внутрішнє" in m.body for m in desk.messages)
     with pytest.raises(support.RequestNotFound):
-        support.request_detail(session=session, actor=f.actor(world["director"]), request_id=request.id)
-    page = support.queue_page(session=session, actor=agent, filters=support.QueueFilters(mine=False))
+        support_queue.request_detail(session=session, actor=f.actor(world["director"]), request_id=request.id)
+    page = support_queue.queue_page(
+        session=session, actor=agent, filters=support_queue.QueueFilters(mine=False)
+    )
     assert request.id in [r.id for r in page.rows]

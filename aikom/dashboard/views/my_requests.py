@@ -10,7 +10,7 @@ from aikom.dashboard.labels import kyiv, plain
 from aikom.dashboard.navigation import open_page
 from aikom.dashboard.support_widgets import act, actor_of, attachment_uploader, show_thread
 from aikom.models import SupportRequestType
-from aikom.services import org, support
+from aikom.services import org, support, support_queue
 
 person = open_page("my-requests")
 st.title("Мої звернення")
@@ -62,7 +62,7 @@ def _list() -> None:
     _new_request()
     try:
         with unit_of_work() as session:
-            rows = support.my_requests(session=session, actor=actor_of(person))
+            rows = support_queue.my_requests(session=session, actor=actor_of(person))
     except Exception as error:
         show_error(error)
         return
@@ -85,7 +85,9 @@ def _request(request_id: int) -> None:
         st.rerun()
     try:
         with unit_of_work() as session:
-            detail = support.request_detail(session=session, actor=actor_of(person), request_id=request_id)
+            detail = support_queue.request_detail(
+                session=session, actor=actor_of(person), request_id=request_id
+            )
     except Exception as error:
         show_error(error)
         return

@@ -11,7 +11,7 @@ from aikom.dashboard.navigation import open_page
 from aikom.dashboard.support_widgets import act, actor_of, show_thread
 from aikom.dashboard.widgets import oblast_filter
 from aikom.models import SupportPriority, SupportRequestState, SupportRequestType
-from aikom.services import support
+from aikom.services import support, support_queue
 
 PAGE_SIZE = 50
 
@@ -37,7 +37,7 @@ def _queue() -> None:
         key="sq_type",
     )
     with unit_of_work() as session:
-        members = dict(support.desk_members(session=session))
+        members = dict(support_queue.desk_members(session=session))
     assignee = columns[2].selectbox(
         "Виконавець",
         [None, *members],
@@ -49,10 +49,10 @@ def _queue() -> None:
     offset = int(st.session_state.get("sq_offset", 0))
     try:
         with unit_of_work() as session:
-            page = support.queue_page(
+            page = support_queue.queue_page(
                 session=session,
                 actor=actor_of(person),
-                filters=support.QueueFilters(
+                filters=support_queue.QueueFilters(
                     states=states, type=request_type, oblast_id=oblast_id, assignee_id=assignee, mine=mine
                 ),
                 offset=offset,
@@ -95,8 +95,10 @@ def _request(request_id: int) -> None:
         st.rerun()
     try:
         with unit_of_work() as session:
-            detail = support.request_detail(session=session, actor=actor_of(person), request_id=request_id)
-            members = dict(support.desk_members(session=session))
+            detail = support_queue.request_detail(
+                session=session, actor=actor_of(person), request_id=request_id
+            )
+            members = dict(support_queue.desk_members(session=session))
     except Exception as error:
         show_error(error)
         return
