@@ -63,6 +63,18 @@ class Settings(BaseSettings):
     working_day_start: time = time(9, 0)
     working_day_end: time = time(18, 0)
 
+    # The support desk: its address (mail to it opens requests; replies come from it), how long a
+    # finished request may be reopened by the requester's reply, where inbound mail is read ("sink": the
+    # local SMTP sink's mailbox; "none": nowhere), and the attachment limits (types by file extension).
+    support_address: str = "support.aikom@iea.gov.ua"
+    support_reopen_days: int = 14
+    support_mail_source: str = "sink"
+    support_attachment_max_bytes: int = 5_000_000
+    support_attachment_types: list[str] = Field(
+        default_factory=lambda: ["pdf", "png", "jpeg", "jpg", "txt", "csv", "xlsx", "docx", "p7s"]
+    )
+    support_attachments_per_message: int = 10
+
     prefect_api_url: str = "http://127.0.0.1:4200/api"
     dashboard_port: int = 8501
     # Where people open the dashboard: links in emails point here.

@@ -20,6 +20,7 @@ from aikom.cli import pki as pki_cli
 from aikom.cli import process as process_cli
 from aikom.cli import reconcile as reconcile_cli
 from aikom.cli import signin as signin_cli
+from aikom.cli import support as support_cli
 from aikom.cli import system as system_cli
 from aikom.cli import tasks as tasks_cli
 from aikom.cli import worker as worker_cli
@@ -41,6 +42,7 @@ app.add_typer(absence_cli.app, name="absence")
 app.add_typer(admin_cli.app, name="admin")
 app.add_typer(monitor_cli.app, name="monitor")
 app.add_typer(persons_cli.app, name="persons")
+app.add_typer(support_cli.app, name="support")
 system_cli.register(app)
 reconcile_cli.register(app)
 worker_cli.register(app)

@@ -148,9 +148,19 @@ PAGES: tuple[PageSpec, ...] = (
         "заступників.",
     ),
     PageSpec(
+        url_path="support", title="Служба підтримки", icon=":material/support_agent:",
+        script=VIEWS / "support.py", section=WORK, audience=frozenset({R.SUPPORT_AGENT, R.INSTITUTE_ADMIN}),
+        refusal_uk="«Служба підтримки» — черга звернень для служби підтримки та технічних адміністраторів "
+        "ІОА.",
+    ),
+    PageSpec(
         url_path="api-key", title="Ключ API", icon=":material/vpn_key:", script=VIEWS / "api_key.py",
         section=ACCOUNT, audience=key_holders,
         refusal_uk="Ключ API облікового запису показують керівнику закладу або адміністратору ОУО.",
+    ),
+    PageSpec(
+        url_path="my-requests", title="Мої звернення", icon=":material/contact_support:",
+        script=VIEWS / "my_requests.py", section=ACCOUNT, audience=EVERY_ROLE,
     ),
     PageSpec(
         url_path="kep-check", title="Перевірити КЕП", icon=":material/verified_user:",

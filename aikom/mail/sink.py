@@ -61,7 +61,10 @@ class MailboxHandler:
                     duplicates.write(msg_id + "\n")
                 return "250 OK (duplicate dropped)"
             self._count += 1
-            (self.mailbox / f"{self._count:06d}.eml").write_bytes(data)
+            # Written whole, then renamed: a reader of the folder never sees half a message.
+            partial = self.mailbox / f"{self._count:06d}.eml.partial"
+            partial.write_bytes(data)
+            partial.replace(self.mailbox / f"{self._count:06d}.eml")
             if msg_id:
                 self._seen.add(msg_id)
                 with (self.mailbox / "index.txt").open("a") as index:

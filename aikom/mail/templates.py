@@ -142,6 +142,17 @@ class KepExpiring(BaseModel):
     link: str
 
 
+class SupportReply(BaseModel):
+    """A message of a support request's thread to its requester: a reply, or the acknowledgement (`ack`)."""
+
+    request_id: int
+    subject: str
+    body: str = ""  # plain text; the HTML part escapes it
+    kind: str = "reply"  # "reply" | "ack"
+    state_label: str
+    link: str | None = None
+
+
 class MailCheck(BaseModel):
     """A message to check that delivery works."""
 
@@ -162,6 +173,7 @@ TEMPLATES: dict[str, type[BaseModel]] = {
     "monitor_digest": MonitorDigest,
     "mail_check": MailCheck,
     "kep_expiring": KepExpiring,
+    "support_reply": SupportReply,
 }
 
 

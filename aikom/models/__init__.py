@@ -32,7 +32,20 @@ from aikom.models.process import (
     SigninChallenge,
     TaskState,
 )
-from aikom.models.support import SupportRequest, SupportRequestState, SupportRequestType
+from aikom.models.support import (
+    IntakeOutcome,
+    MessageDirection,
+    MessageVisibility,
+    SupportAttachment,
+    SupportChannel,
+    SupportIntake,
+    SupportMailboxCursor,
+    SupportMessage,
+    SupportPriority,
+    SupportRequest,
+    SupportRequestState,
+    SupportRequestType,
+)
 
 __all__ = [
     "Absence",
@@ -51,9 +64,12 @@ __all__ = [
     "EmailMessage",
     "EmailState",
     "GrantState",
+    "IntakeOutcome",
     "KeyDelivery",
     "KeyKind",
     "KeyState",
+    "MessageDirection",
+    "MessageVisibility",
     "MonitorDay",
     "MonitorOpen",
     "MonitorRecent",
@@ -76,6 +92,12 @@ __all__ = [
     "SignedDecision",
     "SigninAttempt",
     "SigninChallenge",
+    "SupportAttachment",
+    "SupportChannel",
+    "SupportIntake",
+    "SupportMailboxCursor",
+    "SupportMessage",
+    "SupportPriority",
     "SupportRequest",
     "SupportRequestState",
     "SupportRequestType",

@@ -41,5 +41,7 @@ class EmailMessage(Base):
     # sent, erased once it is.
     secret_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
     secret_key_id: Mapped[str | None] = mapped_column(String(32))
+    # Threading headers a reply carries (Message-ID override, In-Reply-To, References, Auto-Submitted).
+    headers: Mapped[dict[str, str] | None] = mapped_column(json_type())
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at_column()

@@ -10,7 +10,8 @@
 - launch processes whose flow run was never created (Prefect was down when they started);
 - delete sign-in leftovers that have outlived their use (`aikom.services.housekeeping`);
 - once a week, put the monitor digest to each manager in the outbox (`aikom.services.monitor_digest`);
-- remind persons (and their ОУО) 30 and 7 days before their КЕП expires (`aikom.services.kep_currency`).
+- remind persons (and their ОУО) 30 and 7 days before their КЕП expires (`aikom.services.kep_currency`);
+- read the support desk's new mail into its requests (`aikom.mail.support_inbox`).
 
 These use cases span the database and the engine, so they open their own units of work: the decision
 is committed before the engine is called, and an engine failure never rolls a decision back.
@@ -79,6 +80,7 @@ class ReconcileReport(BaseModel):
     monitor_days: int = 0  # days of the monitor's summaries recomputed
     digests: list[int] = Field(default_factory=list)  # managers sent the weekly monitor digest
     kep_reminders: list[int] = Field(default_factory=list)  # persons reminded that their КЕП expires
+    support_mail: dict[str, int] = Field(default_factory=dict)  # inbound support mail taken, by outcome
     orchestrator_available: bool = True
 
 
@@ -258,6 +260,12 @@ def reconcile(
             report.kep_reminders = kep_currency.send_expiry_reminders(session=session, now=now)
     except Exception as error:
         log.warning("КЕП expiry reminders skipped this pass: %s", monitor_digest.brief(error))
+    try:  # the support desk's mail: each message in a unit of work of its own
+        from aikom.mail import support_inbox
+
+        report.support_mail = support_inbox.fetch(db_url=db_url).outcomes
+    except Exception as error:
+        log.warning("support mail not read this pass: %s", monitor_digest.brief(error))
     if not adapter.is_available(api_url):
         report.orchestrator_available = False
         return report

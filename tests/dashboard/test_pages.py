@@ -42,6 +42,8 @@ PAGES = [
     "views/branches.py",
     "views/directory.py",
     "views/api_key.py",
+    "views/support.py",
+    "views/my_requests.py",
     "views/kep_check.py",
     MAILBOX,
 ]
@@ -173,6 +175,8 @@ def test_each_role_sees_only_its_pages(dashboard_world: DashboardWorld) -> None:
             "Відсутність",
             "Філії",
             "Довідник",
+            "Служба підтримки",
+            "Мої звернення",
             "Перевірити КЕП",
             "Пошта (демо)",
         ],
@@ -182,10 +186,20 @@ def test_each_role_sees_only_its_pages(dashboard_world: DashboardWorld) -> None:
             "Моніторинг",
             "Процес",
             "Довідник",
+            "Служба підтримки",
+            "Мої звернення",
             "Перевірити КЕП",
             "Пошта (демо)",
         ],
-        "manager": ["Процеси", "Моніторинг", "Процес", "Довідник", "Перевірити КЕП", "Пошта (демо)"],
+        "manager": [
+            "Процеси",
+            "Моніторинг",
+            "Процес",
+            "Довідник",
+            "Мої звернення",
+            "Перевірити КЕП",
+            "Пошта (демо)",
+        ],
         "oblast-admin": [
             "Мої завдання",
             "Процеси",
@@ -196,6 +210,7 @@ def test_each_role_sees_only_its_pages(dashboard_world: DashboardWorld) -> None:
             "Філії",
             "Довідник",
             "Ключ API",
+            "Мої звернення",
             "Перевірити КЕП",
         ],
         "hromada-admin-1": [
@@ -208,6 +223,7 @@ def test_each_role_sees_only_its_pages(dashboard_world: DashboardWorld) -> None:
             "Філії",
             "Довідник",
             "Ключ API",
+            "Мої звернення",
             "Перевірити КЕП",
         ],
         "director": [
@@ -217,9 +233,10 @@ def test_each_role_sees_only_its_pages(dashboard_world: DashboardWorld) -> None:
             "Почати процес",
             "Довідник",
             "Ключ API",
+            "Мої звернення",
             "Перевірити КЕП",
         ],
-        "deputy": ["Процес", "Довідник", "Перевірити КЕП"],
+        "deputy": ["Процес", "Довідник", "Мої звернення", "Перевірити КЕП"],
     }
     with unit_of_work() as session:
         for key, titles in expected.items():

@@ -1,0 +1,265 @@
+"""`aikom support …`: the support desk's queue — list, show, reply, note, assign, triage, resolve, close —
+and `fetch`, which reads the desk's new mail into its requests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import typer
+
+from aikom.cli.output import emit, fail
+from aikom.core.errors import DomainError, ValidationFailed
+
+app = typer.Typer(help="Служба підтримки: черга звернень, відповіді, пошта", no_args_is_help=True)
+
+JSON_OPTION = typer.Option(False, "--json", help="Звіт у JSON")
+AS_OPTION = typer.Option(..., "--as", help="Особа служби підтримки: номер картки або email")
+
+
+def _run(actor_ref: str, json_output: bool, action: Callable[[Any, Any], Any]) -> Any:
+    """Run `action(session, actor)` in one unit of work as the named person; a refusal is a message."""
+    from aikom.core.actor import Actor
+    from aikom.db import unit_of_work
+    from aikom.services import approvals
+
+    try:
+        with unit_of_work() as session:
+            person = approvals.find_person(session=session, ref=actor_ref)
+            return action(session, Actor(person_id=person.id, label=person.full_name))
+    except DomainError as error:
+        fail(error.message_uk, error.code, json_output)
+
+
+def _enum(value: str | None, enum: Any, field: str, label: str) -> Any:
+    if value is None:
+        return None
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = ", ".join(m.value for m in enum)
+        raise ValidationFailed(field, f"{label}: «{value}» — допустимо: {allowed}.") from None
+
+
+@app.command("list", help="Черга звернень (за замовчуванням — усі відкриті)")
+def list_requests(
+    actor: str = AS_OPTION,
+    state: list[str] = typer.Option([], "--state", help="Стан (можна кілька): new, accepted, …"),
+    request_type: str | None = typer.Option(None, "--type", help="Тип: question, kep_trouble, …"),
+    oblast: str | None = typer.Option(None, "--oblast", help="Область: КАТОТТГ, ЄДРПОУ або номер"),
+    assignee: int | None = typer.Option(None, "--assignee", help="Виконавець: номер картки"),
+    mine: bool = typer.Option(False, "--mine", help="Лише мої"),
+    unassigned: bool = typer.Option(False, "--unassigned", help="Лише без виконавця"),
+    offset: int = typer.Option(0, "--offset", min=0),
+    limit: int = typer.Option(50, "--limit", min=1, max=200),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """One page of the queue with its counts."""
+    from aikom.cli.lookup import find_oblast
+    from aikom.models import SupportRequestState, SupportRequestType
+    from aikom.services import support, support_queue
+
+    def action(session: Any, who: Any) -> Any:
+        filters = support_queue.QueueFilters(
+            states=[_enum(s, SupportRequestState, "state", "Стан") for s in state]
+            or list(support.OPEN_STATES),
+            type=_enum(request_type, SupportRequestType, "type", "Тип"),
+            oblast_id=find_oblast(session, oblast).id if oblast else None,
+            assignee_id=assignee,
+            mine=mine,
+            unassigned=unassigned,
+        )
+        return support_queue.queue_page(
+            session=session, actor=who, filters=filters, offset=offset, limit=limit
+        )
+
+    page = _run(actor, json_output, action)
+    lines = [
+        f"Звернень: {page.total} (нових: {page.new}, без виконавця: {page.unassigned}, моїх: {page.mine})"
+    ]
+    for row in page.rows:
+        holder = f", виконавець: {row.assignee}" if row.assignee else ""
+        flag = " — УВАГА: відправник не збігається" if row.flag else ""
+        lines.append(
+            f"#{row.id} [{row.state_label}] {row.type_label}: {row.subject} — {row.requester}{holder}{flag}"
+        )
+    emit(page.model_dump(mode="json"), json_output, "\n".join(lines))
+
+
+@app.command("show", help="Звернення з усім листуванням")
+def show(
+    request_id: int = typer.Argument(..., help="Номер звернення"),
+    actor: str = AS_OPTION,
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """A request and its thread (internal notes marked)."""
+    from aikom.core.timefmt import format_kyiv
+    from aikom.services import support_queue
+
+    detail = _run(
+        actor,
+        json_output,
+        lambda s, who: support_queue.request_detail(session=s, actor=who, request_id=request_id),
+    )
+    r = detail.request
+    lines = [
+        f"#{r.id} {r.subject}",
+        f"Тип: {r.type_label}; стан: {r.state_label}; пріоритет: {detail.priority_label}",
+        f"Заявник: {r.requester}; організація: {r.org_unit or '—'}; виконавець: {r.assignee or '—'}",
+    ]
+    if r.linked_request_id:
+        lines.append(f"Пов’язане звернення: #{r.linked_request_id}")
+    for m in detail.messages:
+        kind = "нотатка" if m.visibility == "internal" else ("вхідне" if m.direction == "in" else "відповідь")
+        lines.append(f"--- {format_kyiv(m.created_at)} · {m.author} · {kind}")
+        lines.append(m.body)
+        lines += [f"    вкладення: {a.file_name} ({a.size_bytes} Б)" for a in m.attachments]
+    emit(detail.model_dump(mode="json"), json_output, "\n".join(lines))
+
+
+def _done(result: dict[str, Any], json_output: bool, message: str) -> None:
+    emit({"ok": True, **result, "message": message}, json_output, message)
+
+
+@app.command("reply", help="Публічна відповідь заявнику (надсилається листом)")
+def reply(
+    request_id: int = typer.Argument(...),
+    text: str = typer.Option(..., "--text", help="Текст відповіді"),
+    actor: str = AS_OPTION,
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """A public reply."""
+    from aikom.services import support
+
+    message = _run(
+        actor,
+        json_output,
+        lambda s, who: support.reply(session=s, actor=who, request_id=request_id, body=text).id,
+    )
+    _done(
+        {"request_id": request_id, "message_id": message},
+        json_output,
+        f"Відповідь у звернення #{request_id} надіслано.",
+    )
+
+
+@app.command("note", help="Внутрішня нотатка (заявник її не бачить)")
+def note(
+    request_id: int = typer.Argument(...),
+    text: str = typer.Option(..., "--text", help="Текст нотатки"),
+    actor: str = AS_OPTION,
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """An internal note."""
+    from aikom.services import support
+
+    message = _run(
+        actor,
+        json_output,
+        lambda s, who: support.add_note(session=s, actor=who, request_id=request_id, body=text).id,
+    )
+    _done(
+        {"request_id": request_id, "message_id": message},
+        json_output,
+        f"Нотатку до звернення #{request_id} додано.",
+    )
+
+
+@app.command("assign", help="Призначити виконавця (без --to — взяти собі; --nobody — зняти)")
+def assign(
+    request_id: int = typer.Argument(...),
+    to: str | None = typer.Option(None, "--to", help="Виконавець: номер картки або email"),
+    nobody: bool = typer.Option(False, "--nobody", help="Зняти виконавця"),
+    actor: str = AS_OPTION,
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Assign or claim."""
+    from aikom.services import approvals, support
+
+    def action(session: Any, who: Any) -> Any:
+        assignee_id = (
+            None if nobody else approvals.find_person(session=session, ref=to).id if to else who.person_id
+        )
+        request = support.assign(session=session, actor=who, request_id=request_id, assignee_id=assignee_id)
+        return {"request_id": request.id, "assignee_id": request.assignee_id, "state": request.state.value}
+
+    result = _run(actor, json_output, action)
+    _done(result, json_output, f"Звернення #{request_id}: виконавця змінено.")
+
+
+@app.command(
+    "triage", help="Розглянути: accept (прийняти), reject (відхилити), ask_info (запитати інформацію)"
+)
+def triage(
+    request_id: int = typer.Argument(...),
+    decision: str = typer.Option(..., "--decision", help="accept | reject | ask_info"),
+    comment: str | None = typer.Option(None, "--comment", help="Коментар для заявника"),
+    request_type: str | None = typer.Option(None, "--type", help="Виправити тип звернення"),
+    priority: str | None = typer.Option(None, "--priority", help="low | normal | high | urgent"),
+    actor: str = AS_OPTION,
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Triage."""
+    from aikom.models import SupportPriority, SupportRequestType
+    from aikom.services import support
+
+    def action(session: Any, who: Any) -> Any:
+        request = support.triage(
+            session=session,
+            actor=who,
+            request_id=request_id,
+            decision=_enum(decision, support.TriageDecision, "decision", "Рішення"),
+            comment=comment,
+            type=_enum(request_type, SupportRequestType, "type", "Тип"),
+            priority=_enum(priority, SupportPriority, "priority", "Пріоритет"),
+        )
+        return {"request_id": request.id, "state": request.state.value}
+
+    result = _run(actor, json_output, action)
+    _done(result, json_output, f"Звернення #{request_id}: стан «{result['state']}».")
+
+
+@app.command("resolve", help="Позначити виконаним (коментар надсилається заявнику)")
+def resolve(
+    request_id: int = typer.Argument(...),
+    comment: str = typer.Option(..., "--comment", help="Що зроблено"),
+    actor: str = AS_OPTION,
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Resolve."""
+    from aikom.services import support
+
+    def action(session: Any, who: Any) -> Any:
+        request = support.resolve(session=session, actor=who, request_id=request_id, comment=comment)
+        return {"request_id": request.id, "state": request.state.value}
+
+    _done(_run(actor, json_output, action), json_output, f"Звернення #{request_id} виконано.")
+
+
+@app.command("close", help="Закрити виконане або відхилене звернення")
+def close(
+    request_id: int = typer.Argument(...),
+    actor: str = AS_OPTION,
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Close."""
+    from aikom.services import support
+
+    def action(session: Any, who: Any) -> Any:
+        request = support.close(session=session, actor=who, request_id=request_id)
+        return {"request_id": request.id, "state": request.state.value}
+
+    _done(_run(actor, json_output, action), json_output, f"Звернення #{request_id} закрито.")
+
+
+@app.command("fetch", help="Прочитати нову пошту служби підтримки (локально — скриньку SMTP-приймача)")
+def fetch(actor: str = AS_OPTION, json_output: bool = JSON_OPTION) -> None:
+    """Ingest new support mail (the reconciler does this on every pass too)."""
+    from aikom.mail import support_inbox
+    from aikom.services import support
+
+    _run(actor, json_output, lambda s, who: support.desk_person(session=s, actor=who))
+    report = support_inbox.fetch()
+    counts = ", ".join(f"{k}: {v}" for k, v in sorted(report.outcomes.items())) or "нових листів немає"
+    failed = f"; не оброблено: {len(report.failed)}" if report.failed else ""
+    emit(report.model_dump(mode="json"), json_output, f"Прочитано листів: {report.read} ({counts}){failed}")

@@ -1,0 +1,157 @@
+"""Reading the support desk's mail: a mail source yields raw messages after a cursor; `fetch` ingests each
+addressed to the support address in its own unit of work, once (the intake is idempotent by Message-ID,
+and the cursor moves with each message, in the same transaction).
+
+A source is a small interface (`MailSource`): the local SMTP sink's mailbox folder now; an IMAP folder
+(UIDs as positions) fits the same shape. `Settings.support_mail_source` chooses it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from aikom.db import unit_of_work
+from aikom.models import IntakeOutcome, SupportIntake, SupportMailboxCursor
+from aikom.services import support_mail
+from aikom.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RawMail:
+    """One message of a source and its position there."""
+
+    position: str
+    raw: bytes
+
+
+class MailSource(Protocol):
+    """Where inbound mail is read from."""
+
+    name: str  # recorded with each message taken ("sink", "imap")
+    cursor_key: str  # which cursor keeps its position (one per mailbox)
+
+    def read_after(self, position: str | None) -> Iterator[RawMail]:
+        """Messages after `position` (None: from the start), in order."""
+        ...
+
+
+class SinkMailbox:
+    """The local SMTP sink's mailbox folder: `<n>.eml` files, numbered in arrival order."""
+
+    name = "sink"
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        digest = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:16]
+        self.cursor_key = f"sink:{digest}"
+
+    def read_after(self, position: str | None) -> Iterator[RawMail]:
+        """Files named after `position`, oldest first (all of them when that file is gone: the mailbox was
+        emptied and numbers start again; the intake drops what it took before)."""
+        if not self.folder.exists():
+            return
+        if position is not None and not (self.folder / position).exists():
+            position = None
+        for path in sorted(self.folder.glob("*.eml")):
+            if position is None or path.name > position:
+                yield RawMail(path.name, path.read_bytes())
+
+
+def configured_source(settings: Settings) -> MailSource | None:
+    """The mail source the settings name (None: inbound mail is not read)."""
+    if settings.support_mail_source == "sink":
+        return SinkMailbox(settings.mailbox_dir)
+    if settings.support_mail_source == "none":
+        return None
+    raise ValueError(f"unknown support mail source {settings.support_mail_source!r}")
+
+
+class FetchReport(BaseModel):
+    """What one fetch did."""
+
+    read: int = 0
+    outcomes: dict[str, int] = Field(default_factory=dict)
+    request_ids: list[int] = Field(default_factory=list)
+    failed: list[str] = Field(default_factory=list)
+
+
+def _cursor(db_url: str | None, source: str) -> str | None:
+    with unit_of_work(db_url) as session:
+        return session.scalar(
+            select(SupportMailboxCursor.position).where(SupportMailboxCursor.source == source)
+        )
+
+
+def _advance(session: Session, source: str, position: str) -> None:
+    statement = insert(SupportMailboxCursor).values(source=source, position=position)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[SupportMailboxCursor.source],
+            set_={"position": statement.excluded.position, "updated_at": statement.excluded.updated_at},
+        )
+    )
+
+
+def fetch(
+    *, db_url: str | None = None, settings: Settings | None = None, source: MailSource | None = None
+) -> FetchReport:
+    """Ingest the new messages of the source addressed to the support address; one unit of work each."""
+    settings = settings or get_settings()
+    source = source or configured_source(settings)
+    report = FetchReport()
+    if source is None:
+        return report
+    position = _cursor(db_url, source.cursor_key)
+    for mail in source.read_after(position):
+        try:
+            with unit_of_work(db_url) as session:
+                if support_mail.is_addressed_to(mail.raw, settings.support_address):
+                    report.read += 1
+                    outcome = support_mail.ingest(
+                        session=session, raw=mail.raw, source=source.name, settings=settings
+                    )
+                    report.outcomes[outcome.outcome] = report.outcomes.get(outcome.outcome, 0) + 1
+                    if outcome.request_id is not None:
+                        report.request_ids.append(outcome.request_id)
+                _advance(session, source.cursor_key, mail.position)
+        except Exception:
+            log.exception("support mail %s/%s was not ingested", source.name, mail.position)
+            report.failed.append(mail.position)
+            if not _set_aside(db_url, source, mail):
+                break  # the database itself failed: the cursor stays, the next pass tries again
+    return report
+
+
+def _set_aside(db_url: str | None, source: MailSource, mail: RawMail) -> bool:
+    """Keep a message the intake could not take (raw, with the reason) and move past it: nothing is lost,
+    and one bad message never holds up the rest."""
+    try:
+        with unit_of_work(db_url) as session:
+            session.execute(
+                insert(SupportIntake)
+                .values(
+                    message_key=f"failed:{source.cursor_key}:{hashlib.sha256(mail.raw).hexdigest()}",
+                    source=source.name,
+                    outcome=IntakeOutcome.REJECTED.value,
+                    reason="лист не вдалося обробити; збережено для перевірки",
+                    raw=mail.raw,
+                )
+                .on_conflict_do_nothing(index_elements=[SupportIntake.message_key])
+            )
+            _advance(session, source.cursor_key, mail.position)
+    except Exception:
+        log.exception("support mail %s/%s could not be set aside", source.name, mail.position)
+        return False
+    return True
