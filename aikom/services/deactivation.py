@@ -62,7 +62,7 @@ from aikom.services.approvals import ApprovalRequest, create_task, process_link
 from aikom.services.directors import ADMIN_ROLE_OF_LEVEL
 from aikom.services.org import find_unit
 from aikom.services.outbox import enqueue
-from aikom.services.processes import create_process, notify_requester, process_actor
+from aikom.services.processes import create_process, notify_requester, process_actor, requester_of
 
 LIVE_STATES = (ProcessState.STARTING, ProcessState.RUNNING, ProcessState.WAITING)
 SCHOOL_LEVELS = (OrgLevel.SCHOOL, OrgLevel.BRANCH)
@@ -301,13 +301,6 @@ def managing_body_of(session: Session, unit: OrgUnit) -> OrgUnit | None:
     return parent
 
 
-def _requester(session: Session, actor: Actor) -> Person:
-    person = session.get(Person, actor.requester_id) if actor.requester_id is not None else None
-    if person is None:
-        raise NotFound("Особу, від імені якої подано запит, не знайдено.")
-    return person
-
-
 def check_may_deactivate(
     session: Session, requester: Person, unit: OrgUnit, reason: DeactivationReason
 ) -> None:
@@ -374,7 +367,7 @@ def _running(session: Session, process_type: str, unit_id: int | None = None) ->
 def start_deactivation(*, session: Session, actor: Actor, params: AccountDeactivationParams) -> Process:
     """Validate the request and create the process (STARTING); for the two security reasons the unit's
     keys are suspended in the same unit of work — at once, before anyone approves."""
-    requester = _requester(session, actor)
+    requester = requester_of(session, actor)
     reason = parse_reason(params.reason)
     try:
         unit = find_unit(session=session, code=params.org)
@@ -989,7 +982,7 @@ def notify_outcome(*, session: Session, process_id: int) -> None:
 def reactivate_account(*, session: Session, actor: Actor, org: str) -> Account:
     """Open a deactivated account again — refused for a school or branch (final), and for anyone but an
     institute admin; an ОУО's account becomes PENDING (its persons and keys are created anew)."""
-    requester = _requester(session, actor)
+    requester = requester_of(session, actor)
     unit = find_unit(session=session, code=org)
     account = account_of(session, unit.id, lock=True)
     if account is None:
@@ -1118,7 +1111,7 @@ def start_liquidated_deactivation(
 ) -> Process:
     """List the liquidated schools with an open account in scope (what the one decision covers) and
     create the process (STARTING)."""
-    requester = _requester(session, actor)
+    requester = requester_of(session, actor)
     if requester.role != PersonRole.INSTITUTE_ADMIN:
         raise RoleNotAllowed(f"{BULK_SPEC.title_uk}: {BULK_SPEC.who_may_start_uk}")
     scope = _scope(session, requester.org_unit_id, params.oblast)

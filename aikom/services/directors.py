@@ -44,7 +44,13 @@ from aikom.services.appointments import appoint_person, open_rnokpp, seal_rnokpp
 from aikom.services.approvals import FIRST_SIGNIN_STEP, ApprovalRequest, create_task
 from aikom.services.outbox import enqueue
 from aikom.services.persons import PersonData, read_rnokpp
-from aikom.services.processes import create_process, notify_requester, process_actor, starters_of
+from aikom.services.processes import (
+    create_process,
+    notify_requester,
+    process_actor,
+    requester_of,
+    starters_of,
+)
 from aikom.settings import Settings, get_settings
 
 RNOKPP_FIELD = "new_director_rnokpp"  # what the sealed РНОКПП is bound to, beside the process id
@@ -155,7 +161,7 @@ def start_replacement(
     settings: Settings | None = None,
 ) -> Process:
     """Validate the request and create the process (STARTING); the caller starts the flow run after commit."""
-    requester = _active_person(session, actor)
+    requester = requester_of(session, actor)
     school = _school(session, find_school(session=session, code=params.school).id)
     check_may_replace(session, requester, school)
     new_director = params.new_director
@@ -213,14 +219,6 @@ def start_replacement(
     )
     session.flush()
     return process
-
-
-def _active_person(session: Session, actor: Actor) -> Person:
-    # The requester: the support desk acting on an admin's behalf starts it with the admin's rights.
-    person = session.get(Person, actor.requester_id) if actor.requester_id is not None else None
-    if person is None:
-        raise NotFound("Особу, від імені якої подано запит, не знайдено.")
-    return person
 
 
 def facts_of(process: Process) -> ReplacementFacts:

@@ -217,6 +217,14 @@ def create_process(
     return session.scalars(select(Process).where(Process.idempotency_key == idempotency_key)).one()
 
 
+def requester_of(session: Session, actor: Actor) -> Person:
+    """The person a request is from: the actor, or whom the support desk acts for (with their rights)."""
+    person = session.get(Person, actor.requester_id) if actor.requester_id is not None else None
+    if person is None:
+        raise NotFound("Особу, від імені якої подано запит, не знайдено.")
+    return person
+
+
 def starters_of(process: Process) -> list[int]:
     """Who a request is from: its requester and whoever started it for them (four-eyes excludes both)."""
     return sorted({i for i in (process.requester_person_id, process.started_by_id) if i is not None})

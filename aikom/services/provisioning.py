@@ -53,7 +53,7 @@ from aikom.services.directors import ADMIN_ROLE_OF_LEVEL
 from aikom.services.org import find_unit, is_within
 from aikom.services.outbox import enqueue
 from aikom.services.persons import PersonData, role_title
-from aikom.services.processes import create_process, process_actor
+from aikom.services.processes import create_process, process_actor, requester_of
 from aikom.settings import Settings, get_settings
 
 RNOKPP_FIELD = "person_rnokpp"
@@ -124,10 +124,8 @@ class DeputyNotDeactivatable(DomainError):
 
 
 def requesting_person(session: Session, actor: Actor) -> Person:
-    """The person a request is from (the support desk acting for them uses their rights)."""
-    person = session.get(Person, actor.requester_id) if actor.requester_id is not None else None
-    if person is None:
-        raise NotFound("Особу, від імені якої подано запит, не знайдено.")
+    """The person a request is from (the support desk acting for them uses their rights), active."""
+    person = requester_of(session, actor)
     if person.state != PersonState.ACTIVE:
         raise RoleNotAllowed("Ваша картка не активна: увійдіть із КЕП, щоб її активувати.")
     return person
