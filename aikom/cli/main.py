@@ -9,6 +9,7 @@ from aikom.cli import admin as admin_cli
 from aikom.cli import audit as audit_cli
 from aikom.cli import db as db_cli
 from aikom.cli import decision as decision_cli
+from aikom.cli import deputies as deputies_cli
 from aikom.cli import imports as imports_cli
 from aikom.cli import kep as kep_cli
 from aikom.cli import keys as keys_cli
@@ -43,6 +44,7 @@ app.add_typer(admin_cli.app, name="admin")
 app.add_typer(monitor_cli.app, name="monitor")
 app.add_typer(persons_cli.app, name="persons")
 app.add_typer(support_cli.app, name="support")
+app.add_typer(deputies_cli.app, name="deputies")
 system_cli.register(app)
 reconcile_cli.register(app)
 worker_cli.register(app)

@@ -137,6 +137,11 @@ PAGES: tuple[PageSpec, ...] = (
         "повноважень.",
     ),
     PageSpec(
+        url_path="deputies", title="Заступники", icon=":material/group:", script=VIEWS / "deputies.py",
+        section=WORK, audience=frozenset({R.DIRECTOR}),
+        refusal_uk="«Заступники» — для керівника закладу освіти; заступник не може керувати заступниками.",
+    ),
+    PageSpec(
         url_path="branches", title="Філії", icon=":material/account_tree:", script=VIEWS / "branches.py",
         section=WORK, audience=frozenset({R.INSTITUTE_ADMIN}) | OUO_ADMINS,
         refusal_uk="«Філії» — для адміністраторів ОУО та ІОА: вони підтверджують опорні заклади філій.",

@@ -1,9 +1,11 @@
 """The whole system as a person uses it: `aikom up` (embedded PostgreSQL, Prefect server and runner, SMTP
-sink, dashboard; the session's shared `system`) driven in real Chromium. An admin signs in with an
-uploaded .p7s, approves a director replacement with a signed decision, and sees the process advance."""
+sink, dashboard; the session's shared `system`) driven in real Chromium. A director appoints a deputy
+whose first sign-in activates the card; an admin signs in with an uploaded .p7s, approves a director
+replacement with a signed decision, and sees the process advance."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from pathlib import Path
@@ -25,6 +27,13 @@ NEW_DIRECTOR = {
     "email": "hanna@example.org",
     "order_no": "12-к",
     "order_date": "2026-11-01",
+}
+
+NEW_DEPUTY = {
+    "full_name": "Гончаренко Дмитро Сергійович",
+    "rnokpp": "3456789014",
+    "email": "dmytro@example.org",
+    "position": "Заступник директора з навчальної роботи",
 }
 
 
@@ -175,6 +184,86 @@ def _walk_through_replacement(page: Page, system: System, tmp_path: Path) -> int
     return process_id
 
 
+def _pick(page: Page, label: str, option: str, attempts: int = 5) -> None:
+    """Choose, in the selectbox `label`, the option that contains `option` (a rerun that is still
+    redrawing the page may close the list just opened: then open it again)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import expect
+
+    box = page.get_by_role("combobox", name=label)
+    for attempt in range(attempts):
+        box.click()
+        try:
+            page.get_by_role("option", name=option).first.click(timeout=5_000)
+            break
+        except PlaywrightTimeout:
+            if attempt == attempts - 1:
+                raise
+    expect(box).to_have_value(re.compile(re.escape(option)))
+
+
+def _sign_in_as_demo_person(page: Page, full_name: str) -> None:
+    """The sign-in page's demo block: the page signs the challenge with the person's demo key."""
+    from playwright.sync_api import expect
+
+    _pick(page, "Демонстраційна особа", full_name)
+    page.get_by_role("button", name="Увійти як демонстраційна особа").click()
+    expect(page.get_by_text("Вхід виконано")).to_be_visible()
+
+
+def _walk_through_deputy(page: Page, system: System) -> int:
+    """A deputy appointed, activated by their first sign-in, listed, then deactivated; the process id."""
+    from playwright.sync_api import expect
+
+    director = system.persons["director"]
+    name = NEW_DEPUTY["full_name"]
+    # 1. The demo director signs in and fills the deputy's card at «Почати процес».
+    page.goto(system.dashboard + "/signin")
+    _sign_in_as_demo_person(page, str(director["full_name"]))
+    page.get_by_role("link", name="Почати процес").click()
+    page.get_by_label("ПІБ заступника").fill(name)
+    page.get_by_label("РНОКПП заступника").fill(NEW_DEPUTY["rnokpp"])
+    page.get_by_label("Електронна пошта заступника").fill(NEW_DEPUTY["email"])
+    page.get_by_label("Посада").fill(NEW_DEPUTY["position"])
+    page.get_by_role("button", name="Створити картку заступника").click()
+    expect(page.get_by_text("розпочато").first).to_be_visible()
+
+    # 2. The process page: the card is created in the background and waits for the first sign-in.
+    link = page.get_by_role("link", name="Відкрити процес №")
+    process_id = int(link.inner_text().split("№")[1].split()[0])
+    link.click()
+    expect(page.get_by_role("heading", name="Процес", exact=True)).to_be_visible()
+    _until_visible(page, f"Перший вхід заступника з КЕП: {name}")
+    _sign_out(page)
+
+    # 3. The deputy's first sign-in (a demo КЕП issued on the sign-in page) activates the card.
+    _pick(page, "Нова картка", name)
+    page.get_by_role("button", name="Видати демо-КЕП і увійти").click()
+    expect(page.get_by_text("Вашу картку активовано")).to_be_visible()
+    expect(page.get_by_role("link", name="Заступники")).to_have_count(0)  # a deputy manages no deputies
+    _sign_out(page)
+
+    # 4. The director's «Заступники»: the deputy is active, appointed by them.
+    _sign_in_as_demo_person(page, str(director["full_name"]))
+    page.get_by_role("link", name="Заступники").click()
+    expect(page.get_by_role("heading", name="Заступники", exact=True)).to_be_visible()
+    expect(page.get_by_text(f"{name} — активний")).to_be_visible()
+    expect(page.get_by_text(f"Призначив: {director['full_name']}").first).to_be_visible()
+
+    # 5. Deactivated again, so that the replacement below reviews the demo deputy only.
+    deputy_id = next(
+        d["person_id"]
+        for d in system.aikom("deputies", "list", "--as", str(director["person_id"]))["deputies"]
+        if d["full_name"] == name
+    )
+    page.locator(f".st-key-deactivate{deputy_id}").get_by_role("button").click()
+    page.locator(f".st-key-confirm{deputy_id}").get_by_role("button").click()
+    expect(page.get_by_text(f"Заступника «{name}» деактивовано")).to_be_visible()
+    expect(page.get_by_text(f"{name} — деактивований")).to_be_visible()
+    _sign_out(page)
+    return process_id
+
+
 def _report_page(page: Page, system: System) -> None:
     """On a failure: what the person saw (printed, so pytest shows it) and a screenshot."""
     try:
@@ -206,6 +295,27 @@ def _launch(playwright: Playwright) -> tuple[Browser, Page]:
     page.set_default_timeout(30_000)
     expect.set_options(timeout=30_000)  # a loaded 2-core machine verifies and reruns slower
     return browser, page
+
+
+def test_a_director_appoints_a_deputy_whose_first_sign_in_activates_the_card(system: System) -> None:
+    """Start (form) → the process page → the deputy's first КЕП sign-in → active on «Заступники».
+
+    It runs before the replacement (the demo director is still in office) and leaves no deputy of theirs
+    besides the demo one for the replacement to review."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser, page = _launch(playwright)
+        try:
+            process_id = _walk_through_deputy(page, system)
+        except Exception:
+            _report_page(page, system)
+            raise
+        finally:
+            browser.close()
+
+    steps = system.aikom("process", "show", str(process_id))["steps"]
+    assert [(s["step_key"], s["state"]) for s in steps] == [("first-sign-in", "decided")]
 
 
 def test_director_replacement_from_start_to_finish_in_the_dashboard(system: System, tmp_path: Path) -> None:
