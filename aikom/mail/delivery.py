@@ -148,31 +148,48 @@ def _due(session: Session, now: datetime, limit: int) -> list[int]:
 
 BATCH = 50  # messages per transaction
 LIMIT = 500  # messages per pass
+CONNECTIONS = 4  # SMTP connections a pass sends over at once (the relay answers each in turn)
 
 
 async def deliver_pending(
-    settings: Settings, sessions: sessionmaker[Session], limit: int = LIMIT, batch: int = BATCH
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    limit: int = LIMIT,
+    batch: int = BATCH,
+    connections: int = CONNECTIONS,
 ) -> DeliveryReport:
-    """Send every due message (up to `limit`) over one SMTP connection, `batch` per transaction;
-    reschedule failures with backoff."""
+    """Send every due message (up to `limit`) over a few SMTP connections at once, `batch` per
+    transaction; reschedule failures with backoff."""
     report = DeliveryReport()
     with sessions() as session:
         ids = _due(session, datetime.now(UTC), limit)
     if not ids:
         return report
-    smtp = aiosmtplib.SMTP(
-        hostname=settings.smtp_host, port=settings.smtp_port, start_tls=settings.smtp_starttls, timeout=10
-    )
-    try:
-        await smtp.connect()
-    except (aiosmtplib.SMTPException, OSError) as exc:
-        log.warning("SMTP server %s:%s unreachable: %s", settings.smtp_host, settings.smtp_port, exc)
+    clients: list[aiosmtplib.SMTP] = []
+    error: Exception | None = None
+    for _ in range(max(1, min(connections, len(ids)))):
+        smtp = aiosmtplib.SMTP(
+            hostname=settings.smtp_host, port=settings.smtp_port, start_tls=settings.smtp_starttls, timeout=10
+        )
+        try:
+            await smtp.connect()
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            error = exc
+            break
+        clients.append(smtp)
+    if not clients:
+        log.warning("SMTP server %s:%s unreachable: %s", settings.smtp_host, settings.smtp_port, error)
         with sessions.begin() as session:
             for outbox_id in ids:
-                _record_failure(session, outbox_id, f"SMTP недоступний: {exc}")
+                _record_failure(session, outbox_id, f"SMTP недоступний: {error}")
         report.deferred = len(ids)
         return report
     envelope_from = parseaddr(settings.mail_from)[1]
+
+    async def send_share(smtp: aiosmtplib.SMTP, rows: list[EmailMessage], session: Session) -> None:
+        for row in rows:
+            await _send_one(smtp, row, settings, envelope_from, report, session)
+
     try:
         for start in range(0, len(ids), batch):
             with sessions.begin() as session:
@@ -185,14 +202,17 @@ async def deliver_pending(
                     .order_by(EmailMessage.id)
                     .with_for_update(skip_locked=True)  # another deliverer has the others
                 ).all()
-                for row in rows:
-                    await _send_one(smtp, row, settings, envelope_from, report, session)
+                shares = [list(rows[i :: len(clients)]) for i in range(len(clients))]
+                await asyncio.gather(
+                    *(send_share(c, share, session) for c, share in zip(clients, shares, strict=True))
+                )
     finally:
-        if smtp.is_connected:
-            try:
-                await smtp.quit()
-            except (aiosmtplib.SMTPException, OSError):
-                smtp.close()
+        for smtp in clients:
+            if smtp.is_connected:
+                try:
+                    await smtp.quit()
+                except (aiosmtplib.SMTPException, OSError):
+                    smtp.close()
     return report
 
 

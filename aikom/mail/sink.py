@@ -10,6 +10,7 @@ import email
 import email.policy
 import threading
 from dataclasses import asdict, dataclass
+from email.parser import BytesHeaderParser
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +54,9 @@ class MailboxHandler:
         """Store the message unless its Message-ID was seen already."""
         raw = envelope.original_content or envelope.content
         data = raw if isinstance(raw, bytes) else str(raw).encode()
-        parsed = email.message_from_bytes(data, policy=email.policy.default)
-        msg_id = str(parsed.get("Message-ID", "")).strip()
+        # The headers only, with the plain policy: parsing whole messages capped the sink near 100 a second.
+        headers = BytesHeaderParser(policy=email.policy.compat32).parsebytes(data)
+        msg_id = str(headers.get("Message-ID", "")).strip()
         with self._lock:
             if msg_id and msg_id in self._seen:
                 with (self.mailbox / "duplicates.log").open("a") as duplicates:
