@@ -17,6 +17,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import formataddr, formatdate, parseaddr
+from functools import lru_cache
 
 import aiosmtplib
 from sqlalchemy import or_, select
@@ -72,6 +73,12 @@ def encode_subject(subject: str, chunk_bytes: int = 39) -> str:
 ROW_HEADERS = ("Message-ID", "In-Reply-To", "References", "Reply-To", "Auto-Submitted")
 
 
+@lru_cache(maxsize=8)
+def _from_header(sender: str) -> str:
+    """The From header of `sender` («АІКОМ <no-reply@…>»), its name encoded."""
+    return formataddr(parseaddr(sender), charset="utf-8")
+
+
 def _base64_lines(text: str) -> str:
     encoded = base64.b64encode(text.encode("utf-8")).decode("ascii")
     return "\r\n".join(encoded[i : i + 76] for i in range(0, len(encoded), 76))
@@ -86,11 +93,10 @@ def message_bytes(row: EmailMessage, sender: str, secret: dict[str, str] | None 
     national rollout's delivery (14,000 base-key emails) well below the relay's speed.
     """
     rendered = render(row.template, {**row.variables, **(secret or {})})
-    name, address = parseaddr(sender)
     boundary = f"=_aikom_{row.id}_{secrets.token_hex(8)}"
     fields = {
         "Subject": encode_subject(rendered.subject),
-        "From": formataddr((name, address), charset="utf-8"),
+        "From": _from_header(sender),
         "To": row.to_address,
         "Message-ID": message_id(row.id),
         "Date": formatdate(localtime=False),
