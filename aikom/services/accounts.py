@@ -181,6 +181,13 @@ def open_accounts(
             [{"org_unit_id": unit_id, "state": AccountState.PENDING} for unit_id in missing],
         ).tuples()
         accounts.update({unit_id: account_id for unit_id, account_id in created})
+        audit.record_many(
+            session=session,
+            events=[
+                audit.Event("account.created", "account", accounts[u], {"org_unit_id": u}) for u in missing
+            ],
+            actor=actor,
+        )
     account_ids = [accounts[u] for u in unit_ids]
     issued = issue_keys_for_accounts(session=session, account_ids=account_ids, actor=actor, settings=settings)
     ring = keyring(settings)
@@ -221,24 +228,19 @@ def open_accounts(
             for account_id, keys in issued.items()
         ],
     )
-    created_ids = {accounts[u] for u in missing}
-    events: list[audit.Event] = []
-    for u in units:
-        account_id = accounts[u.unit_id]
-        if account_id in created_ids:
-            events.append(audit.Event("account.created", "account", account_id, {"org_unit_id": u.unit_id}))
-        events.append(
-            audit.Event(
-                "account.opened",
-                "account",
-                account_id,
-                {
-                    "org_unit_id": u.unit_id,
-                    "official_email": u.official_email,
-                    "outbox_id": messages[u.idempotency_key],
-                },
-            )
+    events = [
+        audit.Event(
+            "account.opened",
+            "account",
+            accounts[u.unit_id],
+            {
+                "org_unit_id": u.unit_id,
+                "official_email": u.official_email,
+                "outbox_id": messages[u.idempotency_key],
+            },
         )
+        for u in units
+    ]
     audit.record_many(session=session, events=events, actor=actor)
     session.flush()
     return [
