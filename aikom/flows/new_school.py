@@ -79,7 +79,7 @@ def _new_school(process_id: int) -> str:
         return _stopped(process_id, verify.state, "Перевірка за реєстрами")
 
     # 4. The school card under the requesting ОУО.
-    school_id = create_school_card(process_id)
+    school_id = create_school_card(process_id, VERIFY_STEP)
 
     # 5. The requester is emailed and the support request resolved with a public reply.
     resolve_request(process_id, VERIFY_STEP)

@@ -26,7 +26,8 @@ VERIFY_STEP = "verify"
 class NewSchoolParams(BaseModel):
     """A school the requester cannot find in АІКОМ, as they give it."""
 
-    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
+    # `--set edrpou=26338854` arrives as a number (codes with leading zeros stay text).
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid", coerce_numbers_to_str=True)
 
     edrpou: RequiredText = Field(description="Код ЄДРПОУ закладу", max_length=20)
     name: RequiredText = Field(description="Повна назва закладу", max_length=500)

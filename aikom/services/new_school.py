@@ -564,9 +564,9 @@ def _placement(session: Session, facts: NewSchoolFacts, requesting: OrgUnit) -> 
     return requesting.id, True
 
 
-def create_school_card(*, session: Session, process_id: int) -> OrgUnit:
-    """The school card under the requesting ОУО (once); EdrpouIsActiveSchool if the code was taken
-    meanwhile."""
+def create_school_card(*, session: Session, process_id: int, step_key: str) -> OrgUnit:
+    """The school card under the requesting ОУО, on the verifier's decision in `step_key` (once);
+    EdrpouIsActiveSchool if the code was taken meanwhile."""
     process, facts = facts_of(session, process_id, lock=True)
     if facts.school_id is not None:
         return session.get_one(OrgUnit, facts.school_id)
@@ -604,7 +604,7 @@ def create_school_card(*, session: Session, process_id: int) -> OrgUnit:
         object_type="org_unit",
         object_id=school.id,
         details={"process_id": process_id, "edrpou": facts.edrpou, "managing_body_id": requesting.id},
-        actor=None,
+        actor=_decider(session, _decided(session, process_id, step_key)),
     )
     session.flush()
     return school

@@ -46,10 +46,10 @@ def reject_request(process_id: int, step_key: str) -> None:
 
 
 @task(name="new-school-create-card", cache_policy=STEP_CACHE, persist_result=True, **RETRIES)
-def create_school_card(process_id: int) -> int:
-    """The school card under the requesting ОУО; its id."""
+def create_school_card(process_id: int, step_key: str) -> int:
+    """The school card under the requesting ОУО, on the decision in `step_key`; its id."""
     with unit_of_work() as session:
-        return new_school.create_school_card(session=session, process_id=process_id).id
+        return new_school.create_school_card(session=session, process_id=process_id, step_key=step_key).id
 
 
 @task(name="new-school-resolve", cache_policy=STEP_CACHE, persist_result=True, **RETRIES)
