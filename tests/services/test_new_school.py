@@ -26,12 +26,14 @@ from aikom.processes.new_school import NewSchoolParams
 from aikom.services.new_school import (
     EdrpouBadCheckDigit,
     EdrpouIsActiveSchool,
+    NewSchoolAlreadyRequested,
     NewSchoolFindings,
     NotEducationBodyAdmin,
     RequestOutOfScope,
     start_new_school,
     verify_new_school,
 )
+from aikom.services.support import file_request
 from tests import factories as f
 from tests.imports.helpers import (
     BERDIANSK_HROMADA,
@@ -203,3 +205,31 @@ def test_the_start_refuses_a_wrong_role_and_a_request_out_of_scope(excerpt: Sess
             params=_params(NOT_IN_EXCERPT, support_request_id=foreign.id),
         )
     assert isinstance(RequestOutOfScope(1), DomainError)
+
+
+def test_the_desk_starts_it_from_the_requesters_request_on_their_behalf(excerpt: Session) -> None:
+    admin = _hromada_admin(excerpt)
+    national = excerpt.scalars(select(OrgUnit).where(OrgUnit.level == OrgLevel.NATIONAL)).first()
+    assert national is not None
+    agent = f.person(excerpt, f.account(excerpt, national), role=PersonRole.SUPPORT_AGENT)
+    filed = file_request(
+        session=excerpt,
+        actor=f.actor(admin),
+        type=SupportRequestType.NEW_SCHOOL,
+        subject="Немає нашої школи",
+        body=f"Школа № 3, ЄДРПОУ {NOT_IN_EXCERPT}",
+    )
+    process = start_new_school(
+        session=excerpt,
+        actor=f.actor(agent, on_behalf_of=admin),
+        params=_params(NOT_IN_EXCERPT, support_request_id=filed.id),
+    )
+    assert process.requester_person_id == admin.id
+    assert process.parameters["support_request_id"] == filed.id
+    assert filed.process_id == process.id and filed.edrpou == NOT_IN_EXCERPT
+    requests = excerpt.scalars(
+        select(SupportRequest).where(SupportRequest.requester_person_id == admin.id)
+    ).all()
+    assert len(requests) == 1  # the request was used, not doubled
+    with pytest.raises(NewSchoolAlreadyRequested, match=f"№ {process.id}"):
+        start_new_school(session=excerpt, actor=f.actor(admin), params=_params(NOT_IN_EXCERPT))
