@@ -16,6 +16,7 @@ PROCESS_MODULES: tuple[str, ...] = (
     "aikom.processes.account_deactivation",
     "aikom.processes.liquidated_deactivation",
     "aikom.processes.branch",
+    "aikom.processes.new_school",
 )
 # Processes that exist only to try the system out; served and offered in demo mode only.
 DEMO_PROCESS_MODULES: tuple[str, ...] = ("aikom.demo.processes",)

@@ -143,6 +143,7 @@ ACTION_LABELS_UK = {
     "account.deactivated": "обліковий запис деактивовано",
     "org_unit.branch_moved": "філію перенесено до іншого опорного закладу",
     "branch.requested": "створення філії запитано",
+    "new_school.started": "звернення про новий заклад освіти подано",
     "org_unit.branch_created": "філію створено під опорним закладом",
     "liquidated_deactivation.started": "пакетну деактивацію ліквідованих закладів розпочато",
     "liquidated_deactivation.deactivated": "обліковий запис ліквідованого закладу деактивовано",

@@ -52,7 +52,7 @@ FINISHED_STATES = (S.DONE, S.REJECTED, S.CLOSED)
 MAX_BODY_CHARS = 100_000
 SUBJECT_CHARS = 300
 # A request type that starts a process (its registry type) — filled as those processes arrive.
-PROCESS_FOR_TYPE: dict[SupportRequestType, str] = {}
+PROCESS_FOR_TYPE: dict[SupportRequestType, str] = {SupportRequestType.NEW_SCHOOL: "new-school"}
 
 TYPE_LABELS_UK: dict[SupportRequestType, str] = {
     SupportRequestType.QUESTION: "Питання",
