@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from aikom.core.calendar import BusinessCalendar
 
@@ -60,8 +60,34 @@ DEFAULT_TARGETS = SlaTargets(DEFAULT_FIRST_RESPONSE_HOURS, DEFAULT_RESOLUTION_HO
 
 
 def working_seconds(calendar: BusinessCalendar, start: datetime, end: datetime) -> float:
-    """Working time between two instants, in seconds (0 when `end` is not after `start`)."""
-    return calendar.working_seconds_between(start, end)
+    """Working time between two instants, in seconds (0 when `end` is not after `start`).
+
+    The same figure as `BusinessCalendar.working_seconds_between`, in time that does not grow with the
+    span's length in time-zone conversions: the first and last days are measured exactly, the days
+    between count whole working days (a page shows requests months old).
+    """
+    if end <= start:
+        return 0.0
+    first = start.astimezone(calendar.zone).date()
+    last = end.astimezone(calendar.zone).date()
+    if (last - first).days < 2:
+        return calendar.working_seconds_between(start, end)
+    after_first = datetime.combine(first + timedelta(days=1), time(0), tzinfo=calendar.zone)
+    last_midnight = datetime.combine(last, time(0), tzinfo=calendar.zone)
+    day_length = (
+        datetime.combine(first, calendar.day_end) - datetime.combine(first, calendar.day_start)
+    ).total_seconds()
+    full_days = 0
+    day = first + timedelta(days=1)
+    while day < last:
+        if calendar.is_business_day(day):
+            full_days += 1
+        day += timedelta(days=1)
+    return (
+        calendar.working_seconds_between(start, after_first)
+        + full_days * day_length
+        + calendar.working_seconds_between(last_midnight, end)
+    )
 
 
 def subtract_working_seconds(calendar: BusinessCalendar, end: datetime, seconds: float) -> datetime:
@@ -117,7 +143,7 @@ def clock(
     end = stopped_at if stopped_at is not None else now
     return Clock(
         target_seconds=target_seconds,
-        elapsed_seconds=calendar.working_seconds_between(created_at, end),
+        elapsed_seconds=working_seconds(calendar, created_at, end),
         stopped=stopped_at is not None,
         deadline=calendar.add_working_seconds(created_at, target_seconds),
     )

@@ -87,3 +87,11 @@ def test_created_at_before_the_cutoff_is_exactly_what_is_overdue() -> None:
             ):
                 c = clock(CALENDAR, created_at=created, target_seconds=target, stopped_at=None, now=now)
                 assert c.breached == (created <= cut), (priority, created)
+
+
+def test_the_fast_working_time_equals_the_calendars() -> None:
+    rng = random.Random(5)
+    for _ in range(300):
+        start = kyiv(1, 0) + timedelta(minutes=rng.randint(0, 60 * 24 * 40))
+        end = start + timedelta(minutes=rng.randint(0, 60 * 24 * 60))
+        assert working_seconds(CALENDAR, start, end) == CALENDAR.working_seconds_between(start, end)
