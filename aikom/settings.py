@@ -10,6 +10,8 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from aikom.core.calendar import BusinessCalendar
+from aikom.core.support_canned import DEFAULT_CANNED_REPLIES
+from aikom.core.support_sla import DEFAULT_FIRST_RESPONSE_HOURS, DEFAULT_RESOLUTION_HOURS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -74,6 +76,15 @@ class Settings(BaseSettings):
         default_factory=lambda: ["pdf", "png", "jpeg", "jpg", "txt", "csv", "xlsx", "docx", "p7s"]
     )
     support_attachments_per_message: int = 10
+    # The desk's SLA in working hours per priority (first public reply; resolution), and its canned
+    # replies (code → Ukrainian text with placeholders {number}, {subject}, {requester}, {agent}).
+    support_sla_first_response_hours: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_FIRST_RESPONSE_HOURS)
+    )
+    support_sla_resolution_hours: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_RESOLUTION_HOURS)
+    )
+    support_canned_replies: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_CANNED_REPLIES))
 
     prefect_api_url: str = "http://127.0.0.1:4200/api"
     dashboard_port: int = 8501

@@ -50,6 +50,7 @@ def list_requests(
     assignee: int | None = typer.Option(None, "--assignee", help="Виконавець: номер картки"),
     mine: bool = typer.Option(False, "--mine", help="Лише мої"),
     unassigned: bool = typer.Option(False, "--unassigned", help="Лише без виконавця"),
+    overdue: bool = typer.Option(False, "--overdue", help="Лише прострочені (SLA у робочих годинах)"),
     offset: int = typer.Option(0, "--offset", min=0),
     limit: int = typer.Option(50, "--limit", min=1, max=200),
     json_output: bool = JSON_OPTION,
@@ -68,6 +69,7 @@ def list_requests(
             assignee_id=assignee,
             mine=mine,
             unassigned=unassigned,
+            overdue=overdue,
         )
         return support_queue.queue_page(
             session=session, actor=who, filters=filters, offset=offset, limit=limit
@@ -83,6 +85,10 @@ def list_requests(
         lines.append(
             f"#{row.id} [{row.state_label}] {row.type_label}: {row.subject} — {row.requester}{holder}{flag}"
         )
+        if row.sla is not None:
+            lines.append(
+                f"    перша відповідь: {row.sla.first_response.label}; вирішення: {row.sla.resolution.label}"
+            )
     emit(page.model_dump(mode="json"), json_output, "\n".join(lines))
 
 
@@ -109,6 +115,10 @@ def show(
     ]
     if r.linked_request_id:
         lines.append(f"Пов’язане звернення: #{r.linked_request_id}")
+    if r.sla is not None:
+        lines.append(
+            f"SLA: перша відповідь — {r.sla.first_response.label}; вирішення — {r.sla.resolution.label}"
+        )
     for m in detail.messages:
         kind = "нотатка" if m.visibility == "internal" else ("вхідне" if m.direction == "in" else "відповідь")
         lines.append(f"--- {format_kyiv(m.created_at)} · {m.author} · {kind}")
@@ -124,22 +134,42 @@ def _done(result: dict[str, Any], json_output: bool, message: str) -> None:
 @app.command("reply", help="Публічна відповідь заявнику (надсилається листом)")
 def reply(
     request_id: int = typer.Argument(...),
-    text: str = typer.Option(..., "--text", help="Текст відповіді"),
+    text: str | None = typer.Option(None, "--text", help="Текст відповіді"),
+    canned: str | None = typer.Option(
+        None, "--canned", help="Шаблон відповіді: received, need_edrpou, kep_advice, new_school, …"
+    ),
     actor: str = AS_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """A public reply."""
-    from aikom.services import support
+    """A public reply: its text, or a canned reply by code."""
+    from aikom.services import support, support_sla
 
-    message = _run(
-        actor,
-        json_output,
-        lambda s, who: support.reply(session=s, actor=who, request_id=request_id, body=text).id,
-    )
+    if (text is None) == (canned is None):
+        fail("Вкажіть або --text (текст відповіді), або --canned (код шаблону).", "validation", json_output)
+
+    def action(session: Any, who: Any) -> Any:
+        if canned is not None:
+            return support_sla.reply_canned(session=session, actor=who, request_id=request_id, code=canned).id
+        return support.reply(session=session, actor=who, request_id=request_id, body=text or "").id
+
+    message = _run(actor, json_output, action)
     _done(
         {"request_id": request_id, "message_id": message},
         json_output,
         f"Відповідь у звернення #{request_id} надіслано.",
+    )
+
+
+@app.command("canned", help="Шаблони відповідей служби підтримки")
+def canned_list(json_output: bool = JSON_OPTION) -> None:
+    """The configured canned replies."""
+    from aikom.services import support_sla
+
+    replies = support_sla.canned_replies()
+    emit(
+        {"canned": [{"code": code, "label": label} for code, label in replies.items()]},
+        json_output,
+        "\n".join(f"{code} — {label}" for code, label in replies.items()),
     )
 
 

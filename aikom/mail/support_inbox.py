@@ -1,6 +1,6 @@
 """Reading the support desk's mail: a mail source yields raw messages after a cursor; `fetch` ingests each
-addressed to the support address in its own unit of work, once (the intake is idempotent by Message-ID,
-and the cursor moves with each message, in the same transaction).
+addressed to the support address once, in batches (a transaction per batch, a savepoint per message; the
+intake is idempotent by Message-ID, and the cursor moves with the batch, in the same transaction).
 
 A source is a small interface (`MailSource`): the local SMTP sink's mailbox folder now; an IMAP folder
 (UIDs as positions) fits the same shape. `Settings.support_mail_source` chooses it.
@@ -26,6 +26,9 @@ from aikom.services import support_mail
 from aikom.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
+
+# Messages per transaction (see `fetch`).
+BATCH_SIZE = 25
 
 
 @dataclass(frozen=True)
@@ -105,53 +108,87 @@ def _advance(session: Session, source: str, position: str) -> None:
 
 
 def fetch(
-    *, db_url: str | None = None, settings: Settings | None = None, source: MailSource | None = None
+    *,
+    db_url: str | None = None,
+    settings: Settings | None = None,
+    source: MailSource | None = None,
+    batch_size: int = BATCH_SIZE,
 ) -> FetchReport:
-    """Ingest the new messages of the source addressed to the support address; one unit of work each."""
+    """Ingest the new messages of the source addressed to the support address.
+
+    Messages are committed in batches of `batch_size` (one transaction, the cursor moved once), each
+    message in a savepoint of its own: a message the intake cannot take is rolled back alone and kept
+    aside in the same transaction, so one bad message never holds up the rest and nothing is lost. When the
+    database itself fails the batch is rolled back and the cursor stays: the next pass tries again (the
+    intake is idempotent by Message-ID). Batches keep the commit cost and the audit chain's lock per batch
+    rather than per message; the lock is held for at most one batch.
+    """
     settings = settings or get_settings()
     source = source or configured_source(settings)
     report = FetchReport()
     if source is None:
         return report
     position = _cursor(db_url, source.cursor_key)
+    batch: list[RawMail] = []
     for mail in source.read_after(position):
-        try:
-            with unit_of_work(db_url) as session:
-                if support_mail.is_addressed_to(mail.raw, settings.support_address):
-                    report.read += 1
-                    outcome = support_mail.ingest(
-                        session=session, raw=mail.raw, source=source.name, settings=settings
-                    )
-                    report.outcomes[outcome.outcome] = report.outcomes.get(outcome.outcome, 0) + 1
-                    if outcome.request_id is not None:
-                        report.request_ids.append(outcome.request_id)
-                _advance(session, source.cursor_key, mail.position)
-        except Exception:
-            log.exception("support mail %s/%s was not ingested", source.name, mail.position)
-            report.failed.append(mail.position)
-            if not _set_aside(db_url, source, mail):
-                break  # the database itself failed: the cursor stays, the next pass tries again
+        batch.append(mail)
+        if len(batch) >= batch_size:
+            if not _ingest_batch(db_url, settings, source, batch, report):
+                return report
+            batch = []
+    if batch:
+        _ingest_batch(db_url, settings, source, batch, report)
     return report
 
 
-def _set_aside(db_url: str | None, source: MailSource, mail: RawMail) -> bool:
-    """Keep a message the intake could not take (raw, with the reason) and move past it: nothing is lost,
-    and one bad message never holds up the rest."""
+def _ingest_batch(
+    db_url: str | None, settings: Settings, source: MailSource, batch: list[RawMail], report: FetchReport
+) -> bool:
+    """One transaction for the batch; False when the database failed (nothing of the batch is kept)."""
+    outcomes: list[tuple[str, int | None]] = []
+    failed: list[str] = []
+    read = 0
     try:
         with unit_of_work(db_url) as session:
-            session.execute(
-                insert(SupportIntake)
-                .values(
-                    message_key=f"failed:{source.cursor_key}:{hashlib.sha256(mail.raw).hexdigest()}",
-                    source=source.name,
-                    outcome=IntakeOutcome.REJECTED.value,
-                    reason="лист не вдалося обробити; збережено для перевірки",
-                    raw=mail.raw,
-                )
-                .on_conflict_do_nothing(index_elements=[SupportIntake.message_key])
-            )
-            _advance(session, source.cursor_key, mail.position)
+            for mail in batch:
+                if not support_mail.is_addressed_to(mail.raw, settings.support_address):
+                    continue
+                read += 1
+                try:
+                    with session.begin_nested():
+                        outcome = support_mail.ingest(
+                            session=session, raw=mail.raw, source=source.name, settings=settings
+                        )
+                    outcomes.append((outcome.outcome, outcome.request_id))
+                except Exception:
+                    log.exception("support mail %s/%s was not ingested", source.name, mail.position)
+                    failed.append(mail.position)
+                    with session.begin_nested():
+                        _keep_aside(session, source, mail)
+            _advance(session, source.cursor_key, batch[-1].position)
     except Exception:
-        log.exception("support mail %s/%s could not be set aside", source.name, mail.position)
-        return False
+        log.exception("support mail batch %s/%s… was not ingested", source.name, batch[0].position)
+        report.failed.extend(m.position for m in batch)
+        return False  # the database itself failed: the cursor stays, the next pass tries again
+    report.read += read
+    report.failed.extend(failed)
+    for outcome_name, request_id in outcomes:
+        report.outcomes[outcome_name] = report.outcomes.get(outcome_name, 0) + 1
+        if request_id is not None:
+            report.request_ids.append(request_id)
     return True
+
+
+def _keep_aside(session: Session, source: MailSource, mail: RawMail) -> None:
+    """Keep a message the intake could not take (raw, with the reason): nothing is lost."""
+    session.execute(
+        insert(SupportIntake)
+        .values(
+            message_key=f"failed:{source.cursor_key}:{hashlib.sha256(mail.raw).hexdigest()}",
+            source=source.name,
+            outcome=IntakeOutcome.REJECTED.value,
+            reason="лист не вдалося обробити; збережено для перевірки",
+            raw=mail.raw,
+        )
+        .on_conflict_do_nothing(index_elements=[SupportIntake.message_key])
+    )

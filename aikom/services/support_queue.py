@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from pydantic import BaseModel
 from sqlalchemy import Select, case, func, or_, select
@@ -37,6 +37,7 @@ from aikom.services.support import (
     get_request,
     is_desk,
 )
+from aikom.services.support_sla import SlaView, overdue_condition, sla_view
 
 S = SupportRequestState
 
@@ -50,6 +51,8 @@ class QueueFilters(BaseModel):
     assignee_id: int | None = None
     mine: bool = False
     unassigned: bool = False
+    # Only open requests whose first response or resolution is past its SLA target (working hours).
+    overdue: bool = False
 
 
 class RequestRow(BaseModel):
@@ -70,6 +73,7 @@ class RequestRow(BaseModel):
     linked_request_id: int | None
     created_at: datetime
     updated_at: datetime | None
+    sla: SlaView | None = None
 
 
 class QueuePage(BaseModel):
@@ -86,7 +90,7 @@ _PRIORITY_RANK = case({"urgent": 0, "high": 1, "normal": 2, "low": 3}, value=Sup
 
 
 def _filtered(
-    query: Select[tuple[SupportRequest]], filters: QueueFilters, me: int
+    query: Select[tuple[SupportRequest]], filters: QueueFilters, me: int, now: datetime
 ) -> Select[tuple[SupportRequest]]:
     if filters.states:
         query = query.where(SupportRequest.state.in_(filters.states))
@@ -103,10 +107,15 @@ def _filtered(
         query = query.where(SupportRequest.assignee_id == me)
     if filters.unassigned:
         query = query.where(SupportRequest.assignee_id.is_(None))
+    if filters.overdue:
+        query = query.where(overdue_condition(now=now))
     return query
 
 
-def _rows(session: Session, requests: Sequence[SupportRequest]) -> list[RequestRow]:
+def _rows(
+    session: Session, requests: Sequence[SupportRequest], *, now: datetime | None = None
+) -> list[RequestRow]:
+    now = now or datetime.now(UTC)
     person_ids = {r.requester_person_id for r in requests} | {r.assignee_id for r in requests}
     unit_ids = {r.org_unit_id for r in requests}
     names: dict[int | None, str] = dict(
@@ -144,6 +153,7 @@ def _rows(session: Session, requests: Sequence[SupportRequest]) -> list[RequestR
             linked_request_id=r.linked_request_id,
             created_at=r.created_at,
             updated_at=r.updated_at,
+            sla=sla_view(r, now=now),
         )
         for r in requests
     ]
@@ -155,7 +165,8 @@ def queue_page(
     """The desk's queue: most urgent first, then oldest; with counts of the filtered set."""
     me = desk_person(session=session, actor=actor).id
     filters = filters or QueueFilters()
-    base = _filtered(select(SupportRequest), filters, me).subquery()
+    now = datetime.now(UTC)
+    base = _filtered(select(SupportRequest), filters, me, now).subquery()
     counts = session.execute(
         select(
             func.count(),
@@ -165,13 +176,17 @@ def queue_page(
         ).select_from(base)
     ).one()
     requests = session.scalars(
-        _filtered(select(SupportRequest), filters, me)
+        _filtered(select(SupportRequest), filters, me, now)
         .order_by(_PRIORITY_RANK, SupportRequest.created_at, SupportRequest.id)
         .offset(offset)
         .limit(limit)
     ).all()
     return QueuePage(
-        total=counts[0], new=counts[1], unassigned=counts[2], mine=counts[3], rows=_rows(session, requests)
+        total=counts[0],
+        new=counts[1],
+        unassigned=counts[2],
+        mine=counts[3],
+        rows=_rows(session, requests, now=now),
     )
 
 

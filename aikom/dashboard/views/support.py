@@ -11,7 +11,7 @@ from aikom.dashboard.navigation import open_page
 from aikom.dashboard.support_widgets import act, actor_of, show_thread
 from aikom.dashboard.widgets import oblast_filter
 from aikom.models import SupportPriority, SupportRequestState, SupportRequestType
-from aikom.services import support, support_queue
+from aikom.services import support, support_queue, support_sla
 
 PAGE_SIZE = 50
 
@@ -45,7 +45,11 @@ def _queue() -> None:
         key="sq_assignee",
     )
     oblast_id = oblast_filter(person.org_unit_id, key="sq_oblast")
-    mine = st.checkbox("Лише мої", key="sq_mine")
+    flags = st.columns(2)
+    mine = flags[0].checkbox("Лише мої", key="sq_mine")
+    overdue = flags[1].checkbox(
+        "Прострочені", key="sq_overdue", help="Перша відповідь або вирішення понад SLA (у робочих годинах)"
+    )
     offset = int(st.session_state.get("sq_offset", 0))
     try:
         with unit_of_work() as session:
@@ -53,7 +57,12 @@ def _queue() -> None:
                 session=session,
                 actor=actor_of(person),
                 filters=support_queue.QueueFilters(
-                    states=states, type=request_type, oblast_id=oblast_id, assignee_id=assignee, mine=mine
+                    states=states,
+                    type=request_type,
+                    oblast_id=oblast_id,
+                    assignee_id=assignee,
+                    mine=mine,
+                    overdue=overdue,
                 ),
                 offset=offset,
                 limit=PAGE_SIZE,
@@ -71,10 +80,16 @@ def _queue() -> None:
         with st.container(border=True):
             line, button = st.columns([6, 1], vertical_alignment="center")
             flag = "\n⚠ Відправник не є заявником пов’язаного звернення — перевірте." if row.flag else ""
+            sla = (
+                f"\n{'⏰ ' if row.sla.breached else ''}Перша відповідь: {row.sla.first_response.label} · "
+                f"вирішення: {row.sla.resolution.label}"
+                if row.sla
+                else ""
+            )
             line.text(
                 f"#{row.id} · {row.state_label} · {row.type_label} · {row.subject}\n"
                 f"{row.requester} · {row.org_unit or 'організацію не вказано'} · "
-                f"виконавець: {row.assignee or '—'} · {kyiv(row.created_at)}{flag}"
+                f"виконавець: {row.assignee or '—'} · {kyiv(row.created_at)}{flag}{sla}"
             )
             if button.button("Відкрити", key=f"open-{row.id}"):
                 st.query_params["request"] = str(row.id)
@@ -109,6 +124,11 @@ def _request(request_id: int) -> None:
         f"Заявник: {r.requester} · організація: {r.org_unit or '—'} · виконавець: {r.assignee or '—'}\n"
         f"Надійшло: {kyiv(r.created_at)} · канал: {'ел. пошта' if r.channel == 'email' else 'кабінет'}\n"
         f"Перша відповідь: {kyiv(detail.first_response_at)}"
+        + (
+            f"\nSLA — перша відповідь: {r.sla.first_response.label}; вирішення: {r.sla.resolution.label}"
+            if r.sla
+            else ""
+        )
         + (f"\nПов’язане звернення: #{r.linked_request_id}" if r.linked_request_id else "")
     )
     if r.flag:
@@ -117,6 +137,27 @@ def _request(request_id: int) -> None:
 
     reply_tab, note_tab, triage_tab, assign_tab, finish_tab = st.tabs(
         ["Відповісти", "Нотатка", "Розгляд", "Виконавець", "Завершення"]
+    )
+    canned = support_sla.canned_replies()
+
+    def _use_canned() -> None:
+        code = st.session_state.get("sq_canned")
+        if not code:
+            return
+        try:
+            with unit_of_work() as session:
+                st.session_state["sq_reply_text"] = support_sla.render_canned(
+                    session=session, actor=actor_of(person), request_id=r.id, code=code
+                )
+        except Exception as error:
+            show_error(error)
+
+    reply_tab.selectbox(
+        "Шаблон відповіді",
+        [None, *canned],
+        format_func=lambda c: "— без шаблону —" if c is None else canned[c],
+        key="sq_canned",
+        on_change=_use_canned,
     )
     with reply_tab, st.form("sq_reply", clear_on_submit=True):
         text = st.text_area("Відповідь заявнику (надсилається листом)", key="sq_reply_text")
