@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from aikom.db import unit_of_work
 from aikom.imports.errors import KatottgNotImported, UnknownRegisterFormat
 from aikom.imports.report import ImportReport
 from aikom.models import OrgLevel, OrgStatus, OrgUnit
@@ -23,6 +24,7 @@ from tests.imports.helpers import (
     import_fixture_katottg,
     import_fixture_schools,
     level_counts,
+    throwaway_database,
     unit_by,
 )
 
@@ -189,9 +191,14 @@ def test_the_database_refusing_one_row_of_a_batch_keeps_the_others(session: Sess
     assert report.created == 10  # the other eleven accepted rows less this one
 
 
-def test_schools_cannot_be_imported_before_the_codifier(session: Session) -> None:
-    with pytest.raises(KatottgNotImported, match="спочатку імпортуйте кодифікатор"):
-        import_fixture_schools(session, REGISTER)
+def test_schools_cannot_be_imported_before_the_codifier(database_url: str) -> None:
+    # A database of its own: the shared one may already hold a codifier another test imported.
+    with (
+        throwaway_database(database_url) as url,
+        pytest.raises(KatottgNotImported, match="спочатку імпортуйте кодифікатор"),
+        unit_of_work(url) as fresh,
+    ):
+        import_fixture_schools(fresh, REGISTER)
 
 
 def test_an_unknown_header_is_refused(session: Session, tmp_path: Path) -> None:
