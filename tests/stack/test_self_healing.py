@@ -120,6 +120,9 @@ DATABASE_DOWN = (
     r"CannotConnectNowError|ConnectionDoesNotExistError|ConnectionRefusedError|the database system is"
     r"|OperationalError|InterfaceError|connection (is bad|was closed|refused)|s\.PGSQL"
     r"|FileNotFoundError"  # asyncpg, when the server's socket file is gone
+    # The restart ends the server's open connections under a request in flight (asyncpg's
+    # AdminShutdownError, surfacing as the socket's reset): timing decides whether one is caught mid-use.
+    r"|AdminShutdownError|terminating connection due to administrator command|ConnectionResetError"
     r"|500 Internal Server Error"  # the Prefect server, while its database is down
 )
 
