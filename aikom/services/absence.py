@@ -21,7 +21,8 @@ from aikom.core.errors import DomainError, NotFound, RoleNotAllowed, ValidationF
 from aikom.models import Absence, ApprovalTask, OrgUnit, Person, PersonRole, PersonState, TaskState
 from aikom.services import audit
 from aikom.services.approvals import deciders_of
-from aikom.services.deadlines import ADMIN_ROLE_OF_LEVEL, notify_about
+from aikom.services.deadlines import notify_about
+from aikom.services.persons import ADMIN_ROLE_OF_LEVEL
 
 ADMIN_ROLES = frozenset(ADMIN_ROLE_OF_LEVEL.values())
 MAX_DAYS = 366

@@ -24,8 +24,7 @@ from aikom.services import audit
 from aikom.services.accounts import check_may_open, open_account
 from aikom.services.appointments import appoint_person, check_not_in_role, open_rnokpp, seal_rnokpp
 from aikom.services.approvals import FIRST_SIGNIN_STEP
-from aikom.services.directors import ADMIN_ROLE_OF_LEVEL
-from aikom.services.persons import PersonData
+from aikom.services.persons import ADMIN_ROLE_OF_LEVEL, PersonData
 from aikom.services.processes import create_process, notify_requester, process_actor
 from aikom.services.provisioning import LIVE, requesting_person
 from aikom.settings import Settings, get_settings

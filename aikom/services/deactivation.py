@@ -59,9 +59,9 @@ from aikom.processes.liquidated_deactivation import TYPE as BULK_TYPE
 from aikom.processes.liquidated_deactivation import BulkFacts, BulkItem, LiquidatedDeactivationParams
 from aikom.services import audit, keys
 from aikom.services.approvals import ApprovalRequest, create_task, process_link
-from aikom.services.directors import ADMIN_ROLE_OF_LEVEL
 from aikom.services.org import find_unit
 from aikom.services.outbox import enqueue
+from aikom.services.persons import ADMIN_ROLE_OF_LEVEL
 from aikom.services.processes import create_process, notify_requester, process_actor, requester_of
 
 LIVE_STATES = (ProcessState.STARTING, ProcessState.RUNNING, ProcessState.WAITING)

@@ -25,15 +25,9 @@ from aikom.models import ApprovalTask, OrgLevel, OrgUnit, Person, PersonRole, Pe
 from aikom.services import audit
 from aikom.services.approvals import deciders_of, task_email_fields
 from aikom.services.outbox import enqueue
+from aikom.services.persons import ADMIN_ROLE_OF_LEVEL
 from aikom.settings import get_settings
 
-ADMIN_ROLE_OF_LEVEL: dict[OrgLevel, PersonRole] = {
-    OrgLevel.NATIONAL: PersonRole.INSTITUTE_ADMIN,
-    OrgLevel.OBLAST: PersonRole.OBLAST_ADMIN,
-    OrgLevel.RAYON: PersonRole.RAYON_ADMIN,
-    OrgLevel.HROMADA: PersonRole.HROMADA_ADMIN,
-    OrgLevel.DISTRICT: PersonRole.HROMADA_ADMIN,  # a city district's body, like a hromada's
-}
 HALF, DAY_BEFORE, MANAGING_BODY = "half", "day-before", "managing-body"
 BATCH = 500
 

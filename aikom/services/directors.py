@@ -43,7 +43,7 @@ from aikom.services import audit
 from aikom.services.appointments import appoint_person, open_rnokpp, seal_rnokpp
 from aikom.services.approvals import FIRST_SIGNIN_STEP, ApprovalRequest, create_task
 from aikom.services.outbox import enqueue
-from aikom.services.persons import PersonData, read_rnokpp
+from aikom.services.persons import ADMIN_ROLE_OF_LEVEL, PersonData, read_rnokpp
 from aikom.services.processes import (
     create_process,
     notify_requester,
@@ -59,15 +59,6 @@ RNOKPP_FIELD = "new_director_rnokpp"  # what the sealed РНОКПП is bound to
 def deputy_step_key(deputy_id: int) -> str:
     """The step key of the new director's decision on one deputy."""
     return f"deputy-{deputy_id}"
-
-
-ADMIN_ROLE_OF_LEVEL: dict[OrgLevel, PersonRole] = {
-    OrgLevel.NATIONAL: PersonRole.INSTITUTE_ADMIN,
-    OrgLevel.OBLAST: PersonRole.OBLAST_ADMIN,
-    OrgLevel.RAYON: PersonRole.RAYON_ADMIN,
-    OrgLevel.HROMADA: PersonRole.HROMADA_ADMIN,
-    OrgLevel.DISTRICT: PersonRole.HROMADA_ADMIN,  # a city district's body, like a hromada's
-}
 
 
 class ReplacementAlreadyRunning(DomainError):

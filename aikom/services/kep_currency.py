@@ -33,10 +33,9 @@ from aikom.core.kep.certificate import MAX_CERTIFICATE_BYTES, verify_certificate
 from aikom.core.timefmt import format_kyiv
 from aikom.mail.templates import KepExpiring
 from aikom.models import OrgLevel, OrgUnit, Person, PersonRole, PersonState, SigninAttempt
-from aikom.services.deadlines import ADMIN_ROLE_OF_LEVEL
 from aikom.services.org import ancestor_ids, effective_edrpou, subtree_ids
 from aikom.services.outbox import enqueue
-from aikom.services.persons import read_rnokpp, role_title
+from aikom.services.persons import ADMIN_ROLE_OF_LEVEL, read_rnokpp, role_title
 from aikom.services.signin import SIGNIN_MESSAGES_UK
 from aikom.settings import Settings, get_settings
 

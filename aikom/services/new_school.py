@@ -32,8 +32,8 @@ from aikom.models import (
 )
 from aikom.processes.new_school import SPEC, TYPE, NewSchoolFacts, NewSchoolParams
 from aikom.services import audit, support
-from aikom.services.directors import ADMIN_ROLE_OF_LEVEL
 from aikom.services.org import is_within
+from aikom.services.persons import ADMIN_ROLE_OF_LEVEL
 from aikom.services.processes import create_process
 from aikom.services.provisioning import LIVE, requesting_person
 

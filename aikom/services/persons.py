@@ -19,9 +19,18 @@ from aikom.core.crypto import (
     sealed_key_id,
 )
 from aikom.core.errors import ValidationFailed
-from aikom.models import Account, Person, PersonRole, PersonState
+from aikom.models import Account, OrgLevel, Person, PersonRole, PersonState
 from aikom.services import audit
 from aikom.settings import Settings, get_settings
+
+# The admin role of each ОУО level (the institute's at the national root).
+ADMIN_ROLE_OF_LEVEL: dict[OrgLevel, PersonRole] = {
+    OrgLevel.NATIONAL: PersonRole.INSTITUTE_ADMIN,
+    OrgLevel.OBLAST: PersonRole.OBLAST_ADMIN,
+    OrgLevel.RAYON: PersonRole.RAYON_ADMIN,
+    OrgLevel.HROMADA: PersonRole.HROMADA_ADMIN,
+    OrgLevel.DISTRICT: PersonRole.HROMADA_ADMIN,  # a city district's body, like a hromada's
+}
 
 
 def keyring(settings: Settings | None = None) -> Keyring:

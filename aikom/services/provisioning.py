@@ -49,11 +49,10 @@ from aikom.services.appointments import (
     seal_rnokpp,
 )
 from aikom.services.approvals import FIRST_SIGNIN_STEP
-from aikom.services.directors import ADMIN_ROLE_OF_LEVEL
 from aikom.services.org import find_unit, is_within
 from aikom.services.outbox import enqueue
-from aikom.services.persons import PersonData, role_title
-from aikom.services.processes import create_process, process_actor, requester_of
+from aikom.services.persons import ADMIN_ROLE_OF_LEVEL, PersonData, role_title
+from aikom.services.processes import create_process, get_process, process_actor, requester_of
 from aikom.settings import Settings, get_settings
 
 RNOKPP_FIELD = "person_rnokpp"
@@ -242,8 +241,8 @@ def _record(card: PersonCard) -> PersonRecord:
 
 
 def _facts(session: Session, process_id: int, process_type: str) -> Process:
-    process = session.get(Process, process_id, with_for_update=True, populate_existing=True)
-    if process is None or process.type != process_type:
+    process = get_process(session=session, process_id=process_id, lock=True)
+    if process.type != process_type:
         raise NotFound(f"Процес № {process_id} не знайдено.")
     return process
 
