@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     # finished request may be reopened by the requester's reply, where inbound mail is read ("sink": the
     # local SMTP sink's mailbox; "none": nowhere), and the attachment limits (types by file extension).
     support_address: str = "support.aikom@iea.gov.ua"
+    # ОІС: the catalogue of data sets and review checklists (None: the shipped default).
+    ois_catalogue_path: str | None = None
     support_reopen_days: int = 14
     support_mail_source: str = "sink"
     support_attachment_max_bytes: int = 5_000_000

@@ -14,6 +14,7 @@ from aikom.cli import imports as imports_cli
 from aikom.cli import kep as kep_cli
 from aikom.cli import keys as keys_cli
 from aikom.cli import mail as mail_cli
+from aikom.cli import ois as ois_cli
 from aikom.cli import monitor as monitor_cli
 from aikom.cli import org as org_cli
 from aikom.cli import persons as persons_cli
@@ -45,6 +46,7 @@ app.add_typer(monitor_cli.app, name="monitor")
 app.add_typer(persons_cli.app, name="persons")
 app.add_typer(support_cli.app, name="support")
 app.add_typer(deputies_cli.app, name="deputies")
+app.add_typer(ois_cli.app, name="ois")
 system_cli.register(app)
 reconcile_cli.register(app)
 worker_cli.register(app)

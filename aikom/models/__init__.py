@@ -15,7 +15,20 @@ from aikom.models.account import (
 from aikom.models.audit import AuditEntry
 from aikom.models.base import Base
 from aikom.models.monitor import MonitorDay, MonitorOpen, MonitorRecent, MonitorRefresh, MonitorUnits
-from aikom.models.ois import Agreement, GrantState, Ois, OisCapability, OisGrant, OisState
+from aikom.models.ois import (
+    Agreement,
+    AgreementState,
+    GrantState,
+    Ois,
+    OisCapability,
+    OisConclusion,
+    OisGrant,
+    OisPhase,
+    OisReview,
+    OisState,
+    ReviewOutcome,
+    ReviewRound,
+)
 from aikom.models.org import BranchLink, BranchLinkOutcome, OrgLevel, OrgStatus, OrgUnit
 from aikom.models.outbox import EmailMessage, EmailState
 from aikom.models.process import (
@@ -53,6 +66,7 @@ __all__ = [
     "Account",
     "AccountState",
     "Agreement",
+    "AgreementState",
     "ApprovalTask",
     "AuditEntry",
     "Base",
@@ -77,7 +91,10 @@ __all__ = [
     "MonitorUnits",
     "Ois",
     "OisCapability",
+    "OisConclusion",
     "OisGrant",
+    "OisPhase",
+    "OisReview",
     "OisState",
     "OrgLevel",
     "OrgStatus",
@@ -87,6 +104,8 @@ __all__ = [
     "PersonState",
     "Process",
     "ProcessState",
+    "ReviewOutcome",
+    "ReviewRound",
     "RolloutItem",
     "RolloutOutcome",
     "SignedDecision",

@@ -36,6 +36,8 @@ class OrgLevel(StrEnum):
     DISTRICT = "district"
     SCHOOL = "school"
     BRANCH = "branch"
+    # An ОІС operator's company: outside the education cascade, hung under the national unit.
+    OIS_COMPANY = "ois_company"
 
     @property
     def rank(self) -> int:

@@ -69,6 +69,7 @@ LEVEL_UK = {
     OrgLevel.DISTRICT: "район міста",
     OrgLevel.SCHOOL: "заклад освіти",
     OrgLevel.BRANCH: "філія",
+    OrgLevel.OIS_COMPANY: "оператор ОІС",
 }
 STATUS_UK = {
     OrgStatus.ACTIVE: "діє",

@@ -83,6 +83,7 @@ LEVELS_UK = {
     OrgLevel.DISTRICT: "Райони міст",
     OrgLevel.SCHOOL: "Заклади освіти",
     OrgLevel.BRANCH: "Філії",
+    OrgLevel.OIS_COMPANY: "Оператори ОІС",
 }
 AREA_OF_LEVEL_UK = {
     OrgLevel.NATIONAL: "Область",

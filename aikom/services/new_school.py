@@ -47,6 +47,7 @@ LEVEL_LABELS_UK = {
     OrgLevel.DISTRICT: "район міста",
     OrgLevel.SCHOOL: "заклад освіти",
     OrgLevel.BRANCH: "філія",
+    OrgLevel.OIS_COMPANY: "оператор ОІС",
 }
 STATUS_LABELS_UK = {
     OrgStatus.ACTIVE: "діє",

@@ -64,6 +64,7 @@ LEVEL_GENITIVE_UK = {
     OrgLevel.DISTRICT: "району міста",
     OrgLevel.SCHOOL: "закладу освіти",
     OrgLevel.BRANCH: "філії",
+    OrgLevel.OIS_COMPANY: "оператора ОІС",
 }
 
 
