@@ -14,8 +14,8 @@ from aikom.cli import imports as imports_cli
 from aikom.cli import kep as kep_cli
 from aikom.cli import keys as keys_cli
 from aikom.cli import mail as mail_cli
-from aikom.cli import ois as ois_cli
 from aikom.cli import monitor as monitor_cli
+from aikom.cli import ois as ois_cli
 from aikom.cli import org as org_cli
 from aikom.cli import persons as persons_cli
 from aikom.cli import pki as pki_cli
