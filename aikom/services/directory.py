@@ -41,7 +41,7 @@ from aikom.models import (
     Process,
 )
 from aikom.services import audit
-from aikom.services.org import OrgUnitNotFound
+from aikom.services.org import LEVEL_UK, OrgUnitNotFound
 from aikom.services.persons import role_title
 from aikom.services.processes import FINAL_STATES, STATE_LABELS_UK
 
@@ -61,16 +61,6 @@ DIRECTORY_ROLES = SEE_ELSEWHERE | SCHOOL_STAFF
 # Who places a school: an institute admin anywhere, an ОУО admin within its territory.
 MOVERS = frozenset({PersonRole.INSTITUTE_ADMIN}) | OUO_ADMINS
 
-LEVEL_UK = {
-    OrgLevel.NATIONAL: "національний рівень",
-    OrgLevel.OBLAST: "область",
-    OrgLevel.RAYON: "район",
-    OrgLevel.HROMADA: "громада",
-    OrgLevel.DISTRICT: "район міста",
-    OrgLevel.SCHOOL: "заклад освіти",
-    OrgLevel.BRANCH: "філія",
-    OrgLevel.OIS_COMPANY: "оператор ОІС",
-}
 STATUS_UK = {
     OrgStatus.ACTIVE: "діє",
     OrgStatus.LIQUIDATED: "ліквідовано",

@@ -32,23 +32,13 @@ from aikom.models import (
 )
 from aikom.processes.new_school import SPEC, TYPE, NewSchoolFacts, NewSchoolParams
 from aikom.services import audit, support
-from aikom.services.org import is_within
+from aikom.services.org import LEVEL_UK, is_within
 from aikom.services.persons import ADMIN_ROLE_OF_LEVEL
 from aikom.services.processes import create_process
 from aikom.services.provisioning import LIVE, requesting_person
 
 EDUCATION_BODY_LEVELS = (OrgLevel.OBLAST, OrgLevel.RAYON, OrgLevel.HROMADA, OrgLevel.DISTRICT)
 SCHOOL_LEVELS = (OrgLevel.SCHOOL, OrgLevel.BRANCH)
-LEVEL_LABELS_UK = {
-    OrgLevel.NATIONAL: "національний рівень",
-    OrgLevel.OBLAST: "область",
-    OrgLevel.RAYON: "район",
-    OrgLevel.HROMADA: "громада",
-    OrgLevel.DISTRICT: "район міста",
-    OrgLevel.SCHOOL: "заклад освіти",
-    OrgLevel.BRANCH: "філія",
-    OrgLevel.OIS_COMPANY: "оператор ОІС",
-}
 STATUS_LABELS_UK = {
     OrgStatus.ACTIVE: "діє",
     OrgStatus.LIQUIDATED: "ліквідовано",
@@ -89,7 +79,7 @@ class EdrpouIsActiveSchool(DomainError):
     def __init__(self, unit: OrgUnit) -> None:
         super().__init__(
             f"Код ЄДРПОУ: {unit.edrpou} уже належить чинній одиниці АІКОМ — «{unit.name}» "
-            f"({LEVEL_LABELS_UK[unit.level]}, № {unit.id}); нова картка не потрібна.",
+            f"({LEVEL_UK[unit.level]}, № {unit.id}); нова картка не потрібна.",
             org_unit_id=unit.id,
         )
 
@@ -157,7 +147,7 @@ class UnitRef(BaseModel):
 
     def label(self) -> str:
         """«Назва (заклад освіти, ліквідовано, № 12)»."""
-        level = LEVEL_LABELS_UK[OrgLevel(self.level)]
+        level = LEVEL_UK[OrgLevel(self.level)]
         return f"«{self.name}» ({level}, {STATUS_LABELS_UK[OrgStatus(self.status)]}, № {self.id})"
 
 

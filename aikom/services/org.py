@@ -13,6 +13,18 @@ from sqlalchemy.sql.elements import ColumnElement
 from aikom.core.errors import NotFound, ValidationFailed
 from aikom.models import OrgLevel, OrgStatus, OrgUnit
 
+# A unit's level in Ukrainian (as a noun: «громада», «заклад освіти»).
+LEVEL_UK = {
+    OrgLevel.NATIONAL: "національний рівень",
+    OrgLevel.OBLAST: "область",
+    OrgLevel.RAYON: "район",
+    OrgLevel.HROMADA: "громада",
+    OrgLevel.DISTRICT: "район міста",
+    OrgLevel.SCHOOL: "заклад освіти",
+    OrgLevel.BRANCH: "філія",
+    OrgLevel.OIS_COMPANY: "оператор ОІС",
+}
+
 _KATOTTG = re.compile(r"^UA\d{17}$")
 _PREFIXED = re.compile(r"^(id|edrpou|edebo|katottg):\s*(\S+)$", re.IGNORECASE)
 
