@@ -16,6 +16,7 @@ from aikom.core.calendar import KYIV
 from aikom.core.errors import DomainError, ValidationFailed
 from aikom.core.kep import TrustList
 from aikom.core.ois_decisions import OisAction
+from aikom.mail.templates import render
 from aikom.models import (
     Account,
     AuditEntry,
@@ -321,6 +322,22 @@ def test_suspension_keeps_grants_but_denies_and_reinstatement_restores(
     assert [e.variables["subject"] for e in emails] == ["роботу зупинено", "роботу відновлено"]
     assert reason in " ".join(emails[0].variables["lines"])
     assert emails[0].variables["recipient_name"] == "Коваль Петро Іванович"
+    letter = render(emails[0].template, emails[0].variables)
+    assert letter.subject == f"АІКОМ: ОІС «{ois.system_name}» — роботу зупинено"
+    assert "Шановна(ий) Коваль Петро Іванович!" in letter.text and f"Причина: {reason}" in letter.text
+    assert "Доступи закладів освіти (1) збережено" in letter.text
+
+
+def test_the_operators_letter_escapes_what_people_typed(
+    session: Session, world: World, signing_pki: SigningPki, trust: TrustList
+) -> None:
+    ois = of.connected_ois(session, reviewer=world.reviewer)
+    reason = "<script>alert(1)</script> & ще"
+    _decide(session, signing_pki, trust, world.admin, ois, OisAction.DISCONNECT, reason)
+    [email] = _emails(session, ois)
+    letter = render(email.template, email.variables)
+    assert "<script>" not in letter.html and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; ще" in letter.html
+    assert f"Причина: {reason}" in letter.text
 
 
 def test_disconnection_revokes_the_active_grants_and_is_final(
