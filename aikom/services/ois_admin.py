@@ -338,18 +338,21 @@ def _verify_and_store(
 
 
 def _tell_operator(session: Session, ois: Ois, *, subject: str, lines: list[str], key: str) -> None:
-    outbox.enqueue(
-        session=session,
-        template="ois_notice",
-        to_address=ois.contact_email,
-        variables=OisNotice(
-            recipient_name=ois.contact_name or ois.company_name,
-            subject=subject,
-            system_name=ois.system_name,
-            lines=lines,
-        ),
-        idempotency_key=key,
-    )
+    """The application's contact is emailed, and the operator's person card too when its address differs."""
+    recipients = [(ois.contact_email, ois.contact_name or ois.company_name, key)]
+    person = session.get(Person, ois.operator_person_id) if ois.operator_person_id else None
+    if person is not None and person.email.strip().lower() != ois.contact_email.strip().lower():
+        recipients.append((person.email, person.full_name, f"{key}-operator"))
+    for address, name, idempotency_key in recipients:
+        outbox.enqueue(
+            session=session,
+            template="ois_notice",
+            to_address=address,
+            variables=OisNotice(
+                recipient_name=name, subject=subject, system_name=ois.system_name, lines=lines
+            ),
+            idempotency_key=idempotency_key,
+        )
 
 
 def _latest_extended_review(session: Session, ois_id: int) -> OisReview | None:

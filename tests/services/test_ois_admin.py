@@ -208,6 +208,12 @@ def test_a_future_phase_widens_the_capability_only_from_its_date(
     session: Session, world: World, signing_pki: SigningPki, trust: TrustList
 ) -> None:
     ois = of.connected_ois(session, reviewer=world.reviewer)
+    company = f.org_unit(
+        session, level=OrgLevel.OIS_COMPANY, parent=world.national, edrpou=ois.company_edrpou
+    )
+    operator_account = f.account(session, company)
+    operator = f.person(session, operator_account, role=PersonRole.OIS_OPERATOR, email="op@firm.ua")
+    ois.operator_org_unit_id, ois.operator_person_id = company.id, operator.id
     review = of.review_of(session, ois, reviewer=world.reviewer)
     phase = _widen(session, signing_pki, trust, world.admin, ois, LATER, comment="Рішення №5")
     assert (
@@ -227,6 +233,9 @@ def test_a_future_phase_widens_the_capability_only_from_its_date(
     assert reverify_decision(session=session, trust=trust, decision_id=stored.id).verification.ok
     [email] = _emails(session, ois)
     assert email.template == "ois_notice" and email.idempotency_key == f"ois-{ois.id}-phase-{phase.id}"
+    # The operator's own card is told too (its address differs from the application's contact).
+    [to_operator] = session.scalars(select(EmailMessage).where(EmailMessage.to_address == "op@firm.ua")).all()
+    assert to_operator.variables["lines"] == email.variables["lines"]
     assert f"{LATER:%d.%m.%Y} 00:00 за київським часом" in " ".join(email.variables["lines"])
     assert _audit(session, ois) == ["ois.phase_added"]
     # The staff's view shows the phase as planned before the date, in force after it.
