@@ -3,17 +3,32 @@ document → signature → suspend / reinstate / widen / disconnect."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.orm import sessionmaker
 
 from aikom.core.calendar import KYIV
 from aikom.db import unit_of_work
-from aikom.models import EmailMessage, GrantState, Ois, OisGrant, OisState, OrgLevel, Person, PersonRole
+from aikom.mail.delivery import deliver_pending_sync
+from aikom.mail.sink import read_mailbox, start_sink
+from aikom.models import (
+    EmailMessage,
+    EmailState,
+    GrantState,
+    Ois,
+    OisGrant,
+    OisState,
+    OrgLevel,
+    Person,
+    PersonRole,
+)
+from aikom.settings import Settings
 from tests import factories as f
 from tests import ois_factories as of
 from tests.cli.conftest import Aikom
@@ -144,3 +159,36 @@ def test_signed_decisions_suspend_reinstate_widen_and_disconnect(
             select(func.count()).where(EmailMessage.idempotency_key.like(f"ois-{world.connected}-%"))
         )
         assert told == 4  # suspended, reinstated, phase, disconnected
+
+
+def test_the_operator_receives_the_letter_over_smtp(
+    aikom: Aikom, world: World, signing_pki: SigningPki, tmp_path: Path, engine: Engine
+) -> None:
+    sessions = sessionmaker(bind=engine, expire_on_commit=False)
+    with sessions.begin() as s:  # earlier tests' leftovers are not delivered here
+        s.execute(
+            update(EmailMessage)
+            .where(EmailMessage.state == EmailState.PENDING)
+            .values(state=EmailState.FAILED)
+        )
+    reason = "Порушення технічних вимог"
+    signed = _signed_files(
+        aikom, signing_pki, tmp_path, world.admin, "suspend", str(world.connected), "--reason", reason
+    )
+    code, out = aikom(
+        "ois", "suspend", str(world.connected), "--as", str(world.admin), "--reason", reason, *signed
+    )
+    assert code == 0, out
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    sink = start_sink(tmp_path / "mailbox", port=port)
+    try:
+        report = deliver_pending_sync(Settings(smtp_port=port), sessions)
+    finally:
+        sink.stop()
+    assert report.sent == 1
+    [message] = read_mailbox(tmp_path / "mailbox")
+    assert message.to == "hidden.contact@op.example.ua"
+    assert message.subject == f"АІКОМ: ОІС «{world.connected_name}» — роботу зупинено"
+    assert "Шановна(ий) Прихована Особа!" in message.text and f"Причина: {reason}" in message.text
