@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import sessionmaker
+from typer.testing import CliRunner
 
 from aikom.core.calendar import KYIV
 from aikom.db import unit_of_work
@@ -100,6 +101,16 @@ def test_the_public_list_has_exactly_the_published_fields(aikom: Aikom, world: W
     printed = str(out)
     for leak in ("hidden.contact@op.example.ua", "Прихована Особа", "+380671112233", "client_id"):
         assert leak not in printed
+    # As people read it (no --json): one line per system, in Ukrainian, nothing about contacts either.
+    from aikom.cli.main import app
+
+    human = CliRunner().invoke(app, ["ois", "list", "--public"])
+    assert human.exit_code == 0 and "Підключених ОІС:" in human.stdout
+    assert (
+        f"{world.connected_name} — " in human.stdout
+        and "отримання даних; підключена 01.03.2024" in human.stdout
+    )
+    assert "hidden.contact@op.example.ua" not in human.stdout
 
 
 def test_the_staff_list_has_everything_and_only_for_staff(aikom: Aikom, world: World) -> None:
