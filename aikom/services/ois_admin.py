@@ -220,6 +220,18 @@ def capability_in_force(
     return phase.capability if phase is not None else OisCapability.NONE
 
 
+def capability_of(
+    state: OisState, phases: Iterable[tuple[datetime, OisCapability]], at: datetime
+) -> OisCapability:
+    """The same rule without the database, over (effective_from, capability) pairs already loaded — for a
+    caller that keeps an ОІС's phases in memory (the access decision point)."""
+    if state != OisState.CONNECTED:
+        return OisCapability.NONE
+    effective = [(since, capability) for since, capability in phases if since <= at]
+    # The latest effective date wins; among phases of one date, the last one given (they come in id order).
+    return max(enumerate(effective), key=lambda e: (e[1][0], e[0]))[1][1] if effective else OisCapability.NONE
+
+
 def capabilities_in_force(session: Session, oises: Iterable[Ois], at: datetime) -> dict[int, OisCapability]:
     """`capability_in_force` of many ОІС in one query (lists)."""
     rows = list(oises)

@@ -185,6 +185,16 @@ def test_capability_in_force_follows_the_latest_effective_phase_and_the_state(
     assert svc.capability_in_force(applied, NOW) == OisCapability.NONE
 
 
+def test_the_rule_over_phases_in_memory_agrees() -> None:
+    start, later = NOW - timedelta(days=10), NOW + timedelta(days=10)
+    phases = [(start, OisCapability.RECEIVE), (later, OisCapability.RECEIVE_TRANSMIT)]
+    assert svc.capability_of(OisState.CONNECTED, phases, start - timedelta(seconds=1)) == OisCapability.NONE
+    assert svc.capability_of(OisState.CONNECTED, phases, NOW) == OisCapability.RECEIVE
+    assert svc.capability_of(OisState.CONNECTED, phases, later) == OisCapability.RECEIVE_TRANSMIT
+    assert svc.capability_of(OisState.SUSPENDED, phases, later) == OisCapability.NONE
+    assert svc.capability_of(OisState.CONNECTED, [], NOW) == OisCapability.NONE
+
+
 def test_widening_is_refused_without_a_passed_extended_review(
     session: Session, world: World, signing_pki: SigningPki, trust: TrustList
 ) -> None:
