@@ -60,6 +60,13 @@ def key_holders() -> Roles:
     return KEY_HOLDER_ROLES
 
 
+def ois_staff() -> Roles:
+    """Who sees the staff's «ОІС» page: institute admins (who decide) and managers (read-only)."""
+    from aikom.services.ois_admin import STAFF_VIEW_ROLES
+
+    return frozenset(STAFF_VIEW_ROLES)
+
+
 def _who_starts() -> str:
     from aikom.processes import all_specs
 
@@ -159,6 +166,12 @@ PAGES: tuple[PageSpec, ...] = (
         "ІОА.",
     ),
     PageSpec(
+        url_path="ois", title="ОІС", icon=":material/hub:", script=VIEWS / "ois_staff.py", section=WORK,
+        audience=ois_staff,
+        refusal_uk="«ОІС» — для технічних адміністраторів ІОА (рішення) та керівників і аналітиків "
+        "(перегляд); перелік підключених ОІС відкритий усім на сторінці «Підключені ОІС».",
+    ),
+    PageSpec(
         url_path="api-key", title="Ключ API", icon=":material/vpn_key:", script=VIEWS / "api_key.py",
         section=ACCOUNT, audience=key_holders,
         refusal_uk="Ключ API облікового запису показують керівнику закладу або адміністратору ОУО.",
@@ -170,6 +183,10 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec(
         url_path="kep-check", title="Перевірити КЕП", icon=":material/verified_user:",
         script=VIEWS / "kep_check.py", section=ACCOUNT, audience=PUBLIC,
+    ),
+    PageSpec(
+        url_path="ois-list", title="Підключені ОІС", icon=":material/apps:", script=VIEWS / "ois_public.py",
+        section="Відкриті дані", audience=PUBLIC,
     ),
 )  # fmt: skip
 

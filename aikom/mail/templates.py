@@ -159,6 +159,15 @@ class MailCheck(BaseModel):
     recipient_name: str
 
 
+class OisNotice(BaseModel):
+    """A connected ОІС's operator is told what the Institute decided: a phase, a suspension, an end."""
+
+    recipient_name: str
+    subject: str
+    system_name: str
+    lines: list[str]
+
+
 # Templates whose one variable is a secret: never stored in clear (see `aikom.services.outbox.enqueue`).
 SECRET_VARIABLES: dict[str, str] = {"base_key_issued": "base_key"}
 
@@ -174,6 +183,7 @@ TEMPLATES: dict[str, type[BaseModel]] = {
     "mail_check": MailCheck,
     "kep_expiring": KepExpiring,
     "support_reply": SupportReply,
+    "ois_notice": OisNotice,
 }
 
 

@@ -166,7 +166,7 @@ def test_each_role_sees_only_its_pages(dashboard_world: DashboardWorld) -> None:
     from aikom.dashboard.pages import menu_for
 
     expected = {
-        None: ["Вхід", "Перевірити КЕП"],
+        None: ["Вхід", "Перевірити КЕП", "Підключені ОІС"],
         "ioa-admin-1": [
             "Мої завдання",
             "Процеси",
@@ -177,8 +177,10 @@ def test_each_role_sees_only_its_pages(dashboard_world: DashboardWorld) -> None:
             "Філії",
             "Довідник",
             "Служба підтримки",
+            "ОІС",
             "Мої звернення",
             "Перевірити КЕП",
+            "Підключені ОІС",
             "Пошта (демо)",
         ],
         "support": [
@@ -190,6 +192,7 @@ def test_each_role_sees_only_its_pages(dashboard_world: DashboardWorld) -> None:
             "Служба підтримки",
             "Мої звернення",
             "Перевірити КЕП",
+            "Підключені ОІС",
             "Пошта (демо)",
         ],
         "manager": [
@@ -197,8 +200,10 @@ def test_each_role_sees_only_its_pages(dashboard_world: DashboardWorld) -> None:
             "Моніторинг",
             "Процес",
             "Довідник",
+            "ОІС",
             "Мої звернення",
             "Перевірити КЕП",
+            "Підключені ОІС",
             "Пошта (демо)",
         ],
         "oblast-admin": [
@@ -213,6 +218,7 @@ def test_each_role_sees_only_its_pages(dashboard_world: DashboardWorld) -> None:
             "Ключ API",
             "Мої звернення",
             "Перевірити КЕП",
+            "Підключені ОІС",
         ],
         "hromada-admin-1": [
             "Мої завдання",
@@ -226,6 +232,7 @@ def test_each_role_sees_only_its_pages(dashboard_world: DashboardWorld) -> None:
             "Ключ API",
             "Мої звернення",
             "Перевірити КЕП",
+            "Підключені ОІС",
         ],
         "director": [
             "Мої завдання",
@@ -237,8 +244,9 @@ def test_each_role_sees_only_its_pages(dashboard_world: DashboardWorld) -> None:
             "Ключ API",
             "Мої звернення",
             "Перевірити КЕП",
+            "Підключені ОІС",
         ],
-        "deputy": ["Процес", "Довідник", "Мої звернення", "Перевірити КЕП"],
+        "deputy": ["Процес", "Довідник", "Мої звернення", "Перевірити КЕП", "Підключені ОІС"],
     }
     with unit_of_work() as session:
         for key, titles in expected.items():
