@@ -61,7 +61,11 @@ def upgrade() -> None:
 
     op.add_column("ois", sa.Column("operator_org_unit_id", sa.Integer(), nullable=True))
     op.create_foreign_key(
-        op.f("fk_ois_operator_org_unit_id_org_unit"), "ois", "org_unit", ["operator_org_unit_id"], ["id"],
+        op.f("fk_ois_operator_org_unit_id_org_unit"),
+        "ois",
+        "org_unit",
+        ["operator_org_unit_id"],
+        ["id"],
         ondelete="RESTRICT",
     )
     op.create_index("ix_ois_operator_org_unit_id", "ois", ["operator_org_unit_id"])
@@ -80,14 +84,20 @@ def upgrade() -> None:
     op.add_column(
         "agreement",
         sa.Column(
-            "state", _enum("agreement_state", "submitted", "approved", "rejected", "superseded"),
-            nullable=False, server_default="submitted",
+            "state",
+            _enum("agreement_state", "submitted", "approved", "rejected", "superseded"),
+            nullable=False,
+            server_default="submitted",
         ),
     )
     op.add_column("agreement", sa.Column("decision_id", sa.Integer(), nullable=True))
     op.create_foreign_key(
-        op.f("fk_agreement_decision_id_signed_decision"), "agreement", "signed_decision", ["decision_id"],
-        ["id"], ondelete="RESTRICT",
+        op.f("fk_agreement_decision_id_signed_decision"),
+        "agreement",
+        "signed_decision",
+        ["decision_id"],
+        ["id"],
+        ondelete="RESTRICT",
     )
     op.create_index("uq_agreement_number", "agreement", ["number"], unique=True)
     op.create_index("ix_agreement_ois_id", "agreement", ["ois_id"])
@@ -104,7 +114,9 @@ def upgrade() -> None:
         sa.Column("comment", sa.String(5000), nullable=True),
         sa.Column("process_id", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.ForeignKeyConstraint(["ois_id"], ["ois.id"], name=op.f("fk_ois_review_ois_id_ois"), ondelete="RESTRICT"),
+        sa.ForeignKeyConstraint(
+            ["ois_id"], ["ois.id"], name=op.f("fk_ois_review_ois_id_ois"), ondelete="RESTRICT"
+        ),
         sa.ForeignKeyConstraint(
             ["reviewer_id"], ["person.id"], name=op.f("fk_ois_review_reviewer_id_person"), ondelete="RESTRICT"
         ),
@@ -132,7 +144,9 @@ def upgrade() -> None:
             ["ois_id"], ["ois.id"], name=op.f("fk_ois_conclusion_ois_id_ois"), ondelete="RESTRICT"
         ),
         sa.ForeignKeyConstraint(
-            ["review_id"], ["ois_review.id"], name=op.f("fk_ois_conclusion_review_id_ois_review"),
+            ["review_id"],
+            ["ois_review.id"],
+            name=op.f("fk_ois_conclusion_review_id_ois_review"),
             ondelete="RESTRICT",
         ),
         sa.ForeignKeyConstraint(
@@ -154,16 +168,26 @@ def upgrade() -> None:
         sa.Column("created_by_id", sa.Integer(), nullable=True),
         sa.Column("note", sa.String(1000), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.ForeignKeyConstraint(["ois_id"], ["ois.id"], name=op.f("fk_ois_phase_ois_id_ois"), ondelete="RESTRICT"),
         sa.ForeignKeyConstraint(
-            ["review_id"], ["ois_review.id"], name=op.f("fk_ois_phase_review_id_ois_review"), ondelete="RESTRICT"
+            ["ois_id"], ["ois.id"], name=op.f("fk_ois_phase_ois_id_ois"), ondelete="RESTRICT"
         ),
         sa.ForeignKeyConstraint(
-            ["decision_id"], ["signed_decision.id"], name=op.f("fk_ois_phase_decision_id_signed_decision"),
+            ["review_id"],
+            ["ois_review.id"],
+            name=op.f("fk_ois_phase_review_id_ois_review"),
             ondelete="RESTRICT",
         ),
         sa.ForeignKeyConstraint(
-            ["created_by_id"], ["person.id"], name=op.f("fk_ois_phase_created_by_id_person"), ondelete="RESTRICT"
+            ["decision_id"],
+            ["signed_decision.id"],
+            name=op.f("fk_ois_phase_decision_id_signed_decision"),
+            ondelete="RESTRICT",
+        ),
+        sa.ForeignKeyConstraint(
+            ["created_by_id"],
+            ["person.id"],
+            name=op.f("fk_ois_phase_created_by_id_person"),
+            ondelete="RESTRICT",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ois_phase")),
     )
@@ -171,10 +195,16 @@ def upgrade() -> None:
 
     op.add_column("ois_grant", sa.Column("agreement_id", sa.Integer(), nullable=True))
     op.create_foreign_key(
-        op.f("fk_ois_grant_agreement_id_agreement"), "ois_grant", "agreement", ["agreement_id"], ["id"],
+        op.f("fk_ois_grant_agreement_id_agreement"),
+        "ois_grant",
+        "agreement",
+        ["agreement_id"],
+        ["id"],
         ondelete="RESTRICT",
     )
-    op.add_column("ois_grant", sa.Column("capability", _enum("ois_grant_capability", *CAPABILITIES), nullable=True))
+    op.add_column(
+        "ois_grant", sa.Column("capability", _enum("ois_grant_capability", *CAPABILITIES), nullable=True)
+    )
     op.add_column(
         "ois_grant",
         sa.Column("data_sets", postgresql.ARRAY(sa.String(64)), nullable=False, server_default="{}"),
@@ -183,13 +213,21 @@ def upgrade() -> None:
     op.add_column("ois_grant", sa.Column("contract_date", sa.Date(), nullable=True))
     op.add_column("ois_grant", sa.Column("revoked_by_id", sa.Integer(), nullable=True))
     op.create_foreign_key(
-        op.f("fk_ois_grant_revoked_by_id_person"), "ois_grant", "person", ["revoked_by_id"], ["id"],
+        op.f("fk_ois_grant_revoked_by_id_person"),
+        "ois_grant",
+        "person",
+        ["revoked_by_id"],
+        ["id"],
         ondelete="RESTRICT",
     )
     op.add_column("ois_grant", sa.Column("revoke_reason", sa.String(500), nullable=True))
     op.add_column("ois_grant", sa.Column("process_id", sa.Integer(), nullable=True))
     op.create_foreign_key(
-        op.f("fk_ois_grant_process_id_process"), "ois_grant", "process", ["process_id"], ["id"],
+        op.f("fk_ois_grant_process_id_process"),
+        "ois_grant",
+        "process",
+        ["process_id"],
+        ["id"],
         ondelete="RESTRICT",
     )
     op.create_index("ix_ois_grant_api_key_id", "ois_grant", ["api_key_id"])
@@ -199,11 +237,22 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_ois_grant_school", table_name="ois_grant")
     op.drop_index("ix_ois_grant_api_key_id", table_name="ois_grant")
-    for fk in ("fk_ois_grant_process_id_process", "fk_ois_grant_revoked_by_id_person",
-               "fk_ois_grant_agreement_id_agreement"):
+    for fk in (
+        "fk_ois_grant_process_id_process",
+        "fk_ois_grant_revoked_by_id_person",
+        "fk_ois_grant_agreement_id_agreement",
+    ):
         op.drop_constraint(op.f(fk), "ois_grant", type_="foreignkey")
-    for column in ("process_id", "revoke_reason", "revoked_by_id", "contract_date", "contract_number",
-                   "data_sets", "capability", "agreement_id"):
+    for column in (
+        "process_id",
+        "revoke_reason",
+        "revoked_by_id",
+        "contract_date",
+        "contract_number",
+        "data_sets",
+        "capability",
+        "agreement_id",
+    ):
         op.drop_column("ois_grant", column)
     op.drop_table("ois_phase")
     op.drop_table("ois_conclusion")
@@ -211,8 +260,16 @@ def downgrade() -> None:
     op.drop_index("ix_agreement_ois_id", table_name="agreement")
     op.drop_index("uq_agreement_number", table_name="agreement")
     op.drop_constraint(op.f("fk_agreement_decision_id_signed_decision"), "agreement", type_="foreignkey")
-    for column in ("decision_id", "state", "agreement_date", "number", "signer_serial", "signer_name",
-                   "signer_edrpou", "signature"):
+    for column in (
+        "decision_id",
+        "state",
+        "agreement_date",
+        "number",
+        "signer_serial",
+        "signer_name",
+        "signer_edrpou",
+        "signature",
+    ):
         op.drop_column("agreement", column)
     for column in ("submission_count", "state_changed_at", "state_reason"):
         op.drop_column("ois", column)
