@@ -10,6 +10,7 @@ scripts/test.sh does); only when that is impossible outside CI does it skip the 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import grp
 import imaplib
@@ -17,6 +18,7 @@ import ipaddress
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -72,7 +74,7 @@ class ImapServer:
     password: str
     ca_file: Path
     log_file: Path
-    process: subprocess.Popen[bytes]
+    process: subprocess.Popen[bytes] | None
     config: Path
     _binary: str = field(repr=False, default="dovecot")
 
@@ -118,6 +120,18 @@ class ImapServer:
         finally:
             connection.logout()
 
+    def folders(self) -> list[str]:
+        """The user's folder names as Dovecot itself decodes them (`doveadm mailbox list`: UTF-8)."""
+        doveadm = shutil.which("doveadm") or str(Path(self._binary).with_name("doveadm"))
+        listed = subprocess.run(
+            [doveadm, "-c", str(self.config), "mailbox", "list", "-u", self.user],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        )
+        return listed.stdout.splitlines()
+
     def set_password(self, password: str) -> None:
         """Change the user's password. Dovecot looks at its passwd-file at most once a second: wait that
         long, so the next login sees the change."""
@@ -128,7 +142,37 @@ class ImapServer:
     def log(self) -> str:
         return self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
 
-    def stop(self) -> None:
+    def launch(self) -> None:
+        """Start the Dovecot master in the foreground and wait for its IMAP greeting."""
+        with (self.root / "stderr.log").open("ab") as stderr:
+            self.process = subprocess.Popen(
+                [self._binary, "-F", "-c", str(self.config)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                start_new_session=True,  # its own process group: `halt` stops every process of it
+            )
+        deadline = time.monotonic() + 30
+        while True:
+            if self.process.poll() is not None:
+                output = (self.root / "stderr.log").read_text(errors="replace") + self.log()
+                raise RuntimeError(f"dovecot exited with {self.process.returncode}: {output}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                    if sock.recv(100).startswith(b"* OK"):
+                        return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"dovecot did not answer on 127.0.0.1:{self.port}: {self.log()}")
+            time.sleep(0.1)
+
+    def halt(self) -> None:
+        """Stop the server and every process of it — open connections drop at once (the master alone would
+        leave a busy `imap` process to finish); the mailbox stays for `launch` again."""
+        if self.process is None:
+            return
+        group = self.process.pid  # the group this server's master leads (start_new_session)
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -136,6 +180,12 @@ class ImapServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=5)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGKILL)
+
+    def stop(self) -> None:
+        """Stop the server and remove its files."""
+        self.halt()
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -287,27 +337,10 @@ service stats {{
 }}
 """
     )
-    process = subprocess.Popen(
-        [binary, "-F", "-c", str(config)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=(root / "stderr.log").open("wb"),
-    )
-    server = ImapServer(root, port, ssl_port, user, password, ca, log_file, process, config, binary)
-    deadline = time.monotonic() + 30
-    while True:
-        if process.poll() is not None:
-            output = (root / "stderr.log").read_text(errors="replace") + server.log()
-            shutil.rmtree(root, ignore_errors=True)
-            raise RuntimeError(f"dovecot exited with {process.returncode}: {output}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-                if sock.recv(100).startswith(b"* OK"):
-                    break
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            server.stop()
-            raise RuntimeError(f"dovecot did not answer on 127.0.0.1:{port}: {server.log()}")
-        time.sleep(0.1)
+    server = ImapServer(root, port, ssl_port, user, password, ca, log_file, None, config, binary)
+    try:
+        server.launch()
+    except BaseException:
+        server.stop()
+        raise
     return server

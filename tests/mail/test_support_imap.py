@@ -23,6 +23,7 @@ from sqlalchemy import delete, func, select
 from aikom.db import unit_of_work
 from aikom.mail import support_inbox
 from aikom.models import PersonRole, SupportMailboxCursor, SupportMessage, SupportRequest
+from aikom.services import support_imap
 from aikom.services.support_imap import ImapConfig, ImapMailbox, MailSourceUnavailable, encode_mailbox
 from aikom.settings import Settings, get_settings
 from tests import factories as f
@@ -204,6 +205,7 @@ def test_taken_messages_are_moved_to_a_folder_once_committed(desk: Desk) -> None
     assert report.outcomes == {"opened": 1}
     assert list(desk.imap.messages()) == [2]  # the first moved away, the second waits for the next round
     assert len(desk.imap.messages(encode_mailbox(done))) == 1
+    assert sorted(desk.imap.folders()) == ["INBOX", done]  # the name as Dovecot decodes it
     assert desk.fetch(support_imap_after_read="move", support_imap_done_folder=done).read == 0
     assert desk.imap.messages() == {}
     assert len(desk.imap.messages(encode_mailbox(done))) == 2
@@ -309,17 +311,56 @@ def test_the_whole_system_reads_imap_when_configured(
         get_settings.cache_clear()
 
 
-def test_a_lost_cursor_rereads_without_duplicates(desk: Desk) -> None:
-    for n in range(30):  # more than one intake batch (25)
+def test_a_lost_cursor_rereads_without_duplicates(desk: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Several FETCH commands and several intake batches per round; with the cursor gone (a restored
+    database) the whole folder is read again and the intake takes nothing twice."""
+    monkeypatch.setattr(support_imap, "FETCH_CHUNK", 2)
+    for n in range(5):
         desk.imap.append(_mail(desk.requester_email, f"Лист {n}", f"Текст {n}"))
-    assert desk.fetch().outcomes == {"opened": 30}
+    settings = desk.settings()
+    report = support_inbox.fetch(db_url=desk.url, settings=settings, batch_size=2)
+    assert report.outcomes == {"opened": 5}
+    cursor_key = ImapMailbox(ImapConfig.from_settings(settings)).cursor_key
     with unit_of_work(desk.url) as session:
-        session.execute(delete(SupportMailboxCursor).where(SupportMailboxCursor.source.like("imap:%")))
-    assert desk.fetch().outcomes == {"duplicate": 30}
+        position = session.scalar(
+            select(SupportMailboxCursor.position).where(SupportMailboxCursor.source == cursor_key)
+        )
+        assert position is not None and position.endswith(":5")
+        session.execute(delete(SupportMailboxCursor).where(SupportMailboxCursor.source == cursor_key))
+    report = support_inbox.fetch(db_url=desk.url, settings=settings, batch_size=2)
+    assert report.outcomes == {"duplicate": 5}
     with unit_of_work(desk.url) as session:
         count = session.scalar(
             select(func.count())
             .select_from(SupportRequest)
             .where(SupportRequest.requester_email == desk.requester_email)
         )
-    assert count == 30
+    assert count == 5
+
+
+def test_a_connection_lost_mid_read_loses_nothing(desk: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server goes away between two messages of a round: what was committed stays, the cursor stays
+    at the last committed batch, and the next round (server back) reads the rest — each message once."""
+    monkeypatch.setattr(support_imap, "FETCH_CHUNK", 1)  # one message per FETCH: the drop is noticed
+    for n in range(5):
+        desk.imap.append(_mail(desk.requester_email, f"Лист {n}", f"Текст {n}"))
+    inner = ImapMailbox(ImapConfig.from_settings(desk.settings()))
+
+    class ServerGoesAway:
+        name, cursor_key = inner.name, inner.cursor_key
+
+        def read_after(self, position: str | None) -> Iterator[support_inbox.RawMail]:
+            for count, mail in enumerate(inner.read_after(position)):
+                if count == 2:
+                    desk.imap.halt()  # the server stops once the third message is fetched, before the fourth
+                yield mail
+
+    with pytest.raises(MailSourceUnavailable) as dropped:
+        support_inbox.fetch(db_url=desk.url, settings=desk.settings(), source=ServerGoesAway(), batch_size=2)
+    assert "обірвалося" in dropped.value.message_uk
+    assert [r.subject for r in _requests_of(desk.url, desk.requester_email)] == ["Лист 0", "Лист 1"]
+
+    desk.imap.launch()
+    assert desk.fetch().outcomes == {"opened": 3}
+    subjects = [r.subject for r in _requests_of(desk.url, desk.requester_email)]
+    assert subjects == [f"Лист {n}" for n in range(5)]
