@@ -267,6 +267,7 @@ def test_the_whole_system_reads_imap_when_configured(
     from aikom.cli.main import app
     from aikom.services.reconcile import reconcile
 
+    dead = f"http://127.0.0.1:{_dead_port()}/api"
     for name, value in {
         "DATABASE_URL": desk.url,
         "DATA_DIR": str(desk.data_dir),
@@ -276,10 +277,10 @@ def test_the_whole_system_reads_imap_when_configured(
         "SUPPORT_IMAP_TLS": "none",
         "SUPPORT_IMAP_USER": desk.imap.user,
         "SUPPORT_IMAP_PASSWORD": desk.imap.password,
+        "PREFECT_API_URL": dead,  # the process engine is down: the pass does its database part
     }.items():
         monkeypatch.setenv(f"AIKOM_{name}", value)
     get_settings.cache_clear()
-    dead = f"http://127.0.0.1:{_dead_port()}/api"
     try:
         desk.imap.append(_mail(desk.requester_email, "Через звірку", "Лист для звірки."))
         assert reconcile(db_url=desk.url, api_url=dead).support_mail == {"opened": 1}
@@ -294,12 +295,20 @@ def test_the_whole_system_reads_imap_when_configured(
         desk.imap.set_password("changed-" + uuid.uuid4().hex[:6])
         desk.imap.append(_mail(desk.requester_email, "Після зміни пароля", "Третій."))
         caplog.set_level(logging.WARNING)
-        assert reconcile(db_url=desk.url, api_url=dead).support_mail == {}
+        failed_pass = reconcile(db_url=desk.url, api_url=dead)
+        assert failed_pass.support_mail == {}
+        assert (
+            failed_pass.support_mail_error is not None
+            and "відмовив у вході" in failed_pass.support_mail_error
+        )
         warning = next(r for r in caplog.records if "support mail not read" in r.getMessage())
         assert "відмовив у вході" in warning.getMessage() and warning.exc_info is None
         result = CliRunner().invoke(app, ["support", "fetch", "--as", str(desk.agent_id)])
         assert result.exit_code == 1 and "Traceback" not in result.output
         assert "Помилка: Поштовий сервер IMAP" in result.output and "відмовив у вході" in result.output
+        result = CliRunner().invoke(app, ["reconcile"])
+        assert result.exit_code == 0 and "Traceback" not in result.output
+        assert "Пошту служби підтримки не прочитано: Поштовий сервер IMAP" in result.output
         assert len(_requests_of(desk.url, desk.requester_email)) == 2
 
         # The administrator sets the new password: the message waiting on the server is read.
