@@ -23,6 +23,7 @@ import base64
 import contextlib
 import hashlib
 import imaplib
+import logging
 import re
 import socket
 import ssl
@@ -34,6 +35,8 @@ from typing import Literal
 from aikom.core.errors import DomainError
 from aikom.mail.support_inbox import RawMail
 from aikom.settings import Settings
+
+log = logging.getLogger(__name__)
 
 # Messages fetched per IMAP command.
 FETCH_CHUNK = 25
@@ -142,7 +145,17 @@ class ImapMailbox:
             after = 0
             if taken is not None and taken[0] == uidvalidity:
                 after = taken[1]
-                self._after_read(connection, after)
+                try:
+                    self._after_read(connection, after)
+                except imaplib.IMAP4.abort:
+                    raise
+                except (MailSourceUnavailable, imaplib.IMAP4.error) as error:
+                    # Flagging or moving is housekeeping: the new mail is read all the same, and the
+                    # messages are flagged or moved on a later round.
+                    reason = error.message_uk if isinstance(error, MailSourceUnavailable) else _brief(error)
+                    log.warning(
+                        "support mail on %s: taken messages not flagged/moved: %s", self._where, reason
+                    )
             for chunk in _chunks(self._uids_after(connection, after), FETCH_CHUNK):
                 for uid, raw in self._fetch(connection, chunk):
                     yield RawMail(f"{uidvalidity}:{uid}", raw)
@@ -213,7 +226,7 @@ class ImapMailbox:
                         "AIKOM_SUPPORT_IMAP_TLS=ssl (порт 993) або інший сервер."
                     ) from None
             try:
-                connection.login(config.user, config.password)
+                self._login(connection)
             except imaplib.IMAP4.abort:
                 raise
             except imaplib.IMAP4.error as error:
@@ -233,6 +246,20 @@ class ImapMailbox:
                 f"({self._scrub(_brief(error))}). Наступна спроба — під час наступного читання пошти."
             ) from None
         return connection
+
+    def _login(self, connection: imaplib.IMAP4) -> None:
+        """LOGIN with ASCII credentials, else AUTHENTICATE PLAIN in UTF-8 (RFC 4616) where offered."""
+        config = self.config
+        if (config.user + config.password).isascii():
+            connection.login(config.user, config.password)
+            return
+        if "AUTH=PLAIN" not in {str(c).upper() for c in connection.capabilities}:
+            raise MailSourceUnavailable(
+                "Ім’я користувача або пароль скриньки містить символи поза ASCII, а сервер IMAP "
+                f"{self._where} не пропонує вхід AUTH=PLAIN, у якому їх можна передати."
+            )
+        credentials = f"\0{config.user}\0{config.password}".encode()
+        connection.authenticate("PLAIN", lambda _challenge: credentials)
 
     def _tls_failure(self, error: ssl.SSLError) -> MailSourceUnavailable:
         if isinstance(error, ssl.SSLCertVerificationError):

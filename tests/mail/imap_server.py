@@ -81,7 +81,8 @@ class ImapServer:
     def client(self) -> imaplib.IMAP4:
         """A logged-in plain IMAP connection (the test's own view of the mailbox)."""
         connection = imaplib.IMAP4("127.0.0.1", self.port, timeout=10)
-        connection.login(self.user, self.password)
+        credentials = f"\0{self.user}\0{self.password}".encode()  # AUTH=PLAIN: UTF-8 passwords too
+        connection.authenticate("PLAIN", lambda _challenge: credentials)
         return connection
 
     def append(self, raw: bytes, folder: str = "INBOX") -> None:

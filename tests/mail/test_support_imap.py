@@ -373,3 +373,30 @@ def test_a_connection_lost_mid_read_loses_nothing(desk: Desk, monkeypatch: pytes
     assert desk.fetch().outcomes == {"opened": 3}
     subjects = [r.subject for r in _requests_of(desk.url, desk.requester_email)]
     assert subjects == [f"Лист {n}" for n in range(5)]
+
+
+def test_a_failing_move_never_holds_up_the_intake(desk: Desk, caplog: pytest.LogCaptureFixture) -> None:
+    """The done folder cannot be created (a name the server refuses): the new mail is read all the same,
+    the taken messages stay where they are, and a warning says why; with a good folder they are moved."""
+    bad = {"support_imap_after_read": "move", "support_imap_done_folder": "~Оброблені"}
+    desk.imap.append(_mail(desk.requester_email, "Перше", "Перший лист."))
+    assert desk.fetch(**bad).outcomes == {"opened": 1}
+    desk.imap.append(_mail(desk.requester_email, "Друге", "Другий лист."))
+    caplog.set_level(logging.WARNING)
+    assert desk.fetch(**bad).outcomes == {"opened": 1}
+    warning = next(r.getMessage() for r in caplog.records if "not flagged/moved" in r.getMessage())
+    assert "Не вдалося створити папку «~Оброблені» для прочитаних листів" in warning
+    assert sorted(desk.imap.messages()) == [1, 2]
+    good = {"support_imap_after_read": "move", "support_imap_done_folder": "Оброблені"}
+    assert desk.fetch(**good).read == 0
+    assert desk.imap.messages() == {} and len(desk.imap.messages(encode_mailbox("Оброблені"))) == 2
+    assert len(_requests_of(desk.url, desk.requester_email)) == 2
+
+
+def test_a_password_in_cyrillic_logs_in_with_auth_plain(desk: Desk) -> None:
+    desk.imap.set_password("Пароль-скриньки-№1")
+    desk.imap.append(_mail(desk.requester_email, "Кирилиця в паролі", "Лист."))
+    assert desk.fetch(support_imap_password="Пароль-скриньки-№1").outcomes == {"opened": 1}
+    with pytest.raises(MailSourceUnavailable) as refused:
+        desk.fetch(support_imap_password="Пароль-скриньки-№2")
+    assert "відмовив у вході" in refused.value.message_uk and "№2" not in refused.value.message_uk
