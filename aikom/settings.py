@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date, time
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from aikom.core.calendar import BusinessCalendar
@@ -67,12 +68,28 @@ class Settings(BaseSettings):
 
     # The support desk: its address (mail to it opens requests; replies come from it), how long a
     # finished request may be reopened by the requester's reply, where inbound mail is read ("sink": the
-    # local SMTP sink's mailbox; "none": nowhere), and the attachment limits (types by file extension).
+    # local SMTP sink's mailbox; "imap": the support mailbox over IMAP; "none": nowhere), and the
+    # attachment limits (types by file extension).
     support_address: str = "support.aikom@iea.gov.ua"
     # ОІС: the catalogue of data sets and review checklists (None: the shipped default).
     ois_catalogue_path: str | None = None
     support_reopen_days: int = 14
     support_mail_source: str = "sink"
+    # The support mailbox over IMAP (`support_mail_source` "imap"; aikom/services/support_imap.py): the
+    # server, TLS ("ssl": IMAPS, "starttls", "none": plain text, for loopback only), the port (None: 993
+    # for "ssl", 143 otherwise), an extra CA bundle for a private CA, the login (the password is a secret:
+    # never logged), the folder read, and what is done to a message once it is taken ("seen": flag \Seen;
+    # "move": move it to `support_imap_done_folder`, created when missing).
+    support_imap_host: str = "127.0.0.1"
+    support_imap_port: int | None = None
+    support_imap_tls: Literal["ssl", "starttls", "none"] = "ssl"
+    support_imap_ca_file: Path | None = None
+    support_imap_user: str = ""
+    support_imap_password: SecretStr = SecretStr("")
+    support_imap_folder: str = "INBOX"
+    support_imap_after_read: Literal["seen", "move"] = "seen"
+    support_imap_done_folder: str = "Processed"
+    support_imap_timeout_seconds: float = 30.0
     support_attachment_max_bytes: int = 5_000_000
     support_attachment_types: list[str] = Field(
         default_factory=lambda: ["pdf", "png", "jpeg", "jpg", "txt", "csv", "xlsx", "docx", "p7s"]

@@ -27,6 +27,8 @@ def register(app: typer.Typer) -> None:
             f"відновлено запусків: {len(report.repaired)}, запущено: {len(report.launched)}, "
             f"зупинено з помилкою: {len(report.failed)}"
         )
+        if report.support_mail_error:
+            human += f"\nПошту служби підтримки не прочитано: {report.support_mail_error}"
         if not report.orchestrator_available:
             human += "\nСервер процесів недоступний: решту буде зроблено під час наступного проходу."
         emit(report.model_dump(), json_output, human)

@@ -282,14 +282,19 @@ def close(
     _done(_run(actor, json_output, action), json_output, f"Звернення #{request_id} закрито.")
 
 
-@app.command("fetch", help="Прочитати нову пошту служби підтримки (локально — скриньку SMTP-приймача)")
+@app.command(
+    "fetch", help="Прочитати нову пошту служби підтримки (скриньку IMAP або локально — SMTP-приймача)"
+)
 def fetch(actor: str = AS_OPTION, json_output: bool = JSON_OPTION) -> None:
     """Ingest new support mail (the reconciler does this on every pass too)."""
     from aikom.mail import support_inbox
     from aikom.services import support
 
     _run(actor, json_output, lambda s, who: support.desk_person(session=s, actor=who))
-    report = support_inbox.fetch()
+    try:
+        report = support_inbox.fetch()
+    except DomainError as error:  # the mailbox could not be read (e.g. IMAP): said in Ukrainian, retried
+        fail(error.message_uk, error.code, json_output)
     counts = ", ".join(f"{k}: {v}" for k, v in sorted(report.outcomes.items())) or "нових листів немає"
     failed = f"; не оброблено: {len(report.failed)}" if report.failed else ""
     emit(report.model_dump(mode="json"), json_output, f"Прочитано листів: {report.read} ({counts}){failed}")

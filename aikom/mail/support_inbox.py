@@ -76,6 +76,10 @@ def configured_source(settings: Settings) -> MailSource | None:
     """The mail source the settings name (None: inbound mail is not read)."""
     if settings.support_mail_source == "sink":
         return SinkMailbox(settings.mailbox_dir)
+    if settings.support_mail_source == "imap":  # the production mailbox (aikom/services/support_imap.py)
+        from aikom.services.support_imap import configured_imap_source
+
+        return configured_imap_source(settings)
     if settings.support_mail_source == "none":
         return None
     raise ValueError(f"unknown support mail source {settings.support_mail_source!r}")

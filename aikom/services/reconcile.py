@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from aikom.core.errors import DomainError
 from aikom.db import unit_of_work
 from aikom.deployments import all_deployments, deployment_for
 from aikom.models import ApprovalTask, TaskState
@@ -81,6 +82,7 @@ class ReconcileReport(BaseModel):
     digests: list[int] = Field(default_factory=list)  # managers sent the weekly monitor digest
     kep_reminders: list[int] = Field(default_factory=list)  # persons reminded that their КЕП expires
     support_mail: dict[str, int] = Field(default_factory=dict)  # inbound support mail taken, by outcome
+    support_mail_error: str | None = None  # why the support mailbox was not read this pass (Ukrainian)
     orchestrator_available: bool = True
 
 
@@ -264,6 +266,9 @@ def reconcile(
         from aikom.mail import support_inbox
 
         report.support_mail = support_inbox.fetch(db_url=db_url).outcomes
+    except DomainError as error:  # the mailbox could not be read (e.g. IMAP down, login refused)
+        report.support_mail_error = error.message_uk
+        log.warning("support mail not read this pass: %s", error.message_uk)
     except Exception as error:
         log.warning("support mail not read this pass: %s", monitor_digest.brief(error))
     if not adapter.is_available(api_url):
