@@ -12,3 +12,4 @@ app = typer.Typer(
 )
 
 # Command modules (one line each):
+from aikom.cli import ois_access as _ois_access  # noqa: E402,F401  (grant, grants, revoke)
