@@ -135,7 +135,7 @@ def deactivate(
         with unit_of_work() as session:
             person = find_person(session=session, ref=as_person)
             key = key_regeneration.deactivate_directly(
-                session=session, person=person, key_id=key_id, note=note
+                session=session, person=person, key_id=key_id, note=note or ""
             )
             payload = {"ok": True, "key_id": key.id, "kind": key.kind.value, "state": key.state.value}
     except DomainError as exc:
