@@ -66,6 +66,7 @@ SPEC = ProcessSpec(
     starter_roles=frozenset(
         {PersonRole.DIRECTOR, PersonRole.OBLAST_ADMIN, PersonRole.RAYON_ADMIN, PersonRole.HROMADA_ADMIN}
     ),
+    form="aikom.dashboard.forms.ois_access:render_key_regeneration",
     who_may_start_uk=(
         "перегенерацію ключа API замовляє керівник закладу освіти або адміністратор ОУО — для власного "
         "облікового запису (заступник не замовляє); погоджує технічний адміністратор ІОА."

@@ -57,6 +57,7 @@ SPEC = ProcessSpec(
     params=OisAccessParams,
     start="aikom.services.ois_access:start_grant",
     starter_roles=frozenset({PersonRole.DIRECTOR}),
+    form="aikom.dashboard.forms.ois_access:render_grant",
     who_may_start_uk=WHO_GRANTS_UK,
     description_uk=(
         "Керівник закладу обирає підключену ОІС, набори даних і зазначає договір закладу з оператором → "

@@ -69,6 +69,7 @@ SPEC = ProcessSpec(
     params=OisRevocationParams,
     start="aikom.services.ois_access:start_revocation",
     starter_roles=frozenset({PersonRole.DIRECTOR}),
+    form="aikom.dashboard.forms.ois_access:render_revocation",
     who_may_start_uk=WHO_GRANTS_UK,
     description_uk=(
         "Запит керівника закладу → погодження технічним адміністратором ІОА (підписане КЕП) → доступ "

@@ -147,3 +147,26 @@ def test_an_anonymous_visitor_is_asked_to_sign_in(dashboard_world: DashboardWorl
     at = _app(page=PAGE)
     assert at.title[0].value == "Вхід до АІКОМ"
     assert "Увійдіть до системи з КЕП, щоб відкрити сторінку «Доступ ОІС»" in _texts(at)
+
+
+def test_a_director_asks_for_a_new_api_key_from_start_process(dashboard_world: DashboardWorld) -> None:
+    school = _school(dashboard_world, "Ліцей № 15")
+    at = _app(school.director, "views/start_process.py")
+    at.selectbox(key="process_type").set_value("Надання доступу ОІС").run()
+    assert "на сторінці «Доступ ОІС»" in _texts(at)
+    at.selectbox(key="process_type").set_value("Перегенерація ключа API").run()
+    at.button(key="kr_submit").click().run()  # no reason: refused, nothing recorded
+    assert not at.exception and at.error and "Traceback" not in _texts(at)
+    with unit_of_work() as session:
+        asked = select(Process).where(
+            Process.type == "key-regeneration", Process.subject_org_unit_id == school.school_id
+        )
+        assert session.scalars(asked).all() == []
+    at.text_input(key="kr_reason").input("Ключ втрачено")
+    at.button(key="kr_submit").click().run()
+    assert not at.exception
+    with unit_of_work() as session:
+        process = session.scalars(asked).one()
+        assert (
+            process.requester_person_id == school.director and process.parameters["reason"] == "Ключ втрачено"
+        )

@@ -356,6 +356,9 @@ def test_a_director_may_start_only_a_deputy_or_a_branch(dashboard_world: Dashboa
     assert set(at.selectbox(key="process_type").options) == {
         "Призначення заступника (відповідальної особи)",
         "Створення філії",
+        "Надання доступу ОІС",
+        "Відкликання доступу ОІС",
+        "Перегенерація ключа API",
     }
 
 
