@@ -9,6 +9,7 @@ from prefect import flow
 from aikom.flows.approval import request_approval
 from aikom.flows.guard import stops_on_refusal
 from aikom.models import PersonRole, ProcessState, TaskState
+from aikom.processes.ois_access import GRANT_STEP
 from aikom.processes.ois_access import SPEC as ACCESS_SPEC
 from aikom.processes.ois_revocation import APPROVE_STEP, OisRevocationFacts
 from aikom.processes.ois_revocation import SPEC as REVOCATION_SPEC
@@ -20,7 +21,7 @@ from aikom.tasks.processes import finish_process, load_process, mark_process_run
 def ois_access(process_id: int) -> str:
     """The director's own decision, already in force: the process is closed with its outcome."""
     with stops_on_refusal(process_id, ACCESS_SPEC):
-        mark_process_running(process_id, "grant")
+        mark_process_running(process_id, GRANT_STEP)
         finish_process(process_id, ProcessState.COMPLETED, grant_outcome(process_id))
         return "completed"
 

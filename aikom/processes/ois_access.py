@@ -18,6 +18,7 @@ from aikom.models import PersonRole
 from aikom.processes.registry import ProcessSpec
 
 TYPE = "ois-access"
+GRANT_STEP = "grant"  # not a human step: the grant is recorded with the process
 # Who grants and asks to revoke: the director (the FAQ: «наразі весь функціонал доступний директору ЗО»).
 WHO_GRANTS_UK = (
     "доступ ОІС надає та відкликає лише керівник закладу освіти (наразі весь функціонал доступний "
@@ -63,5 +64,6 @@ SPEC = ProcessSpec(
         "Керівник закладу обирає підключену ОІС, набори даних і зазначає договір закладу з оператором → "
         "доступ надано (прив'язано до чинного ключа API закладу), оператора ОІС повідомлено листом."
     ),
-    step_days={"*": 1},
+    step_days={GRANT_STEP: 1},
+    step_titles_uk={GRANT_STEP: "Доступ надано (рішення керівника)"},
 )
