@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -33,6 +32,7 @@ from aikom.models import (
     Agreement,
     AgreementState,
     GrantState,
+    KeyKind,
     KeyState,
     Ois,
     OisCapability,
@@ -54,7 +54,7 @@ from aikom.processes.ois_revocation import SPEC as REVOCATION_SPEC
 from aikom.processes.ois_revocation import TYPE as REVOCATION_TYPE
 from aikom.processes.ois_revocation import OisRevocationFacts, OisRevocationParams
 from aikom.services import audit
-from aikom.services.key_regeneration import SHOWN_ONCE_UK, active_api_key, rekey_api
+from aikom.services.key_regeneration import SHOWN_ONCE_UK, NoActiveApiKey, active_api_key, rekey_api
 from aikom.services.outbox import enqueue
 from aikom.services.processes import create_process, get_process, requester_of
 from aikom.settings import Settings
@@ -310,8 +310,6 @@ class SchoolKey:
 
 def school_key_state(*, session: Session, account_id: int) -> SchoolKey:
     """The account's current API key (active or suspended), else the latest one."""
-    from aikom.models import KeyKind
-
     key = session.scalars(
         select(AccessKey)
         .where(AccessKey.account_id == account_id, AccessKey.kind == KeyKind.API)
@@ -606,9 +604,7 @@ def apply_revocation(
         key_id = old_key.id
     else:  # the grant's key was replaced meanwhile without it: re-key the account's current key
         current = active_api_key(session, account.id)
-        if current is None:
-            from aikom.services.key_regeneration import NoActiveApiKey
-
+        if current is None:  # suspended by a security measure: no key is handed out meanwhile
             raise NoActiveApiKey(facts.school_name)
         key_id = current.id
     done = rekey_api(
@@ -699,7 +695,7 @@ def revoke_grants_of_unit(
         grant.revoke_reason = reason[:500]
     session.flush()
     unit = session.get_one(OrgUnit, unit_id)
-    systems: dict[int, Any] = {
+    systems: dict[int, Ois] = {
         o.id: o for o in session.scalars(select(Ois).where(Ois.id.in_({g.ois_id for g in grants})))
     }
     for grant in grants:
