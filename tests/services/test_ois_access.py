@@ -316,3 +316,19 @@ def test_an_account_deactivation_revokes_the_grants_naming_it(session: Session) 
         )
     )
     assert {w.ois.contact_email, w.other_ois.contact_email} <= told
+
+
+def test_a_revocation_while_the_keys_are_suspended_changes_nothing(session: Session) -> None:
+    w = _world(session)
+    grant = _grant(session, w.director, w.ois)
+    process = _revoke(session, w, grant)
+    session.commit()
+    keys.suspend_account_keys(session=session, account_id=w.account.id, actor_label="test", note="CERT-UA")
+    session.commit()
+    with pytest.raises(DomainError) as caught:
+        ois_access.apply_revocation(session=session, process_id=process.id, approver_id=w.institute_admin.id)
+    session.rollback()
+    assert "не має чинного" in caught.value.message_uk
+    session.refresh(grant)
+    assert grant.state == GrantState.ACTIVE and grant.revoked_at is None
+    assert session.scalar(select(func.count()).where(AccessKey.account_id == w.account.id)) == 2
