@@ -14,6 +14,7 @@ from aikom.models import (
     Account,
     AccountState,
     ApprovalTask,
+    Ois,
     OrgLevel,
     OrgUnit,
     Person,
@@ -170,3 +171,54 @@ def actor(person: Person, on_behalf_of: Person | None = None) -> Actor:
         on_behalf_of_id=on_behalf_of.id,
         on_behalf_of_label=on_behalf_of.full_name,
     )
+
+
+def connected_ois(
+    session: Session,
+    *,
+    name: str | None = None,
+    capability: str = "receive",
+    contact_email: str | None = None,
+    state: str = "connected",
+    with_agreement: bool = True,
+) -> Ois:
+    """An ОІС as the connection process leaves it (CONNECTED, capability in force from yesterday, an
+    approved numbered agreement) — built directly, for the tests of what comes after the connection."""
+    from datetime import UTC, datetime, timedelta
+
+    from aikom.models import Agreement, AgreementState, OisCapability, OisPhase, OisState
+
+    n = next(_seq)
+    now = datetime.now(UTC)
+    ois = Ois(
+        system_name=name or f"ОІС {n}",
+        company_name=f"ТОВ «Оператор {n}»",
+        company_edrpou=edrpou(),
+        site=f"https://ois{n}.example.org",
+        contact_name=f"Контакт {n}",
+        contact_email=contact_email or f"ois{n}@example.org",
+        state=OisState(state),
+        capability=OisCapability(capability),
+        client_id=f"ois-{n}-{random.randrange(10**9)}",
+        connected_at=now - timedelta(days=1),
+    )
+    session.add(ois)
+    session.flush()
+    if with_agreement:
+        session.add(
+            Agreement(
+                ois_id=ois.id,
+                file_name="agreement.pdf",
+                content=b"%PDF agreement",
+                sha256="0" * 64,
+                state=AgreementState.APPROVED,
+                number=f"Д-{n}-{random.randrange(10**6)}",
+                agreement_date=now.date(),
+                approved_at=now,
+            )
+        )
+    session.add(
+        OisPhase(ois_id=ois.id, capability=OisCapability(capability), effective_from=now - timedelta(days=1))
+    )
+    session.flush()
+    return ois

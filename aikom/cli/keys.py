@@ -1,8 +1,9 @@
-"""`aikom keys …`: issue, check, deactivate and regenerate access keys."""
+"""`aikom keys …`: check a key; issue, deactivate and regenerate keys — the last three directly only as an
+institute admin (`--as PERSON`, with a reason); everybody else asks through the `key-regeneration`
+process (`aikom process start key-regeneration`) or the support desk."""
 
 from __future__ import annotations
 
-import getpass
 import sys
 from typing import Any
 
@@ -14,7 +15,9 @@ from aikom.cli.output import emit, fail
 from aikom.core.errors import DomainError, NotFound, ValidationFailed
 from aikom.db import unit_of_work
 from aikom.models import OrgStatus, OrgUnit
+from aikom.services import key_regeneration
 from aikom.services import keys as key_service
+from aikom.services.approvals import find_person
 
 app = typer.Typer(help="Ключі доступу: видача, перевірка, деактивація, перегенерація", no_args_is_help=True)
 
@@ -23,11 +26,9 @@ ONE_TIME_WARNING = (
     "Передайте його захищеним каналом; повторно побачити його неможливо."
 )
 JSON_OPTION = typer.Option(False, "--json", help="Відповідь у JSON")
-ACTOR_OPTION = typer.Option(None, "--actor", help="Хто виконує дію (для журналу аудиту)")
-
-
-def _actor(actor: str | None) -> str:
-    return actor or f"cli:{getpass.getuser()}"
+AS_OPTION = typer.Option(
+    ..., "--as", help="Хто виконує дію: номер картки або email технічного адміністратора ІОА"
+)
 
 
 def _find_org_unit(session: Session, code: str) -> OrgUnit:
@@ -86,27 +87,28 @@ def check(
     raise typer.Exit(0 if result.valid else 1)
 
 
-@app.command("issue", help="Видати базовий ключ і ключ API обліковому запису організації")
+@app.command(
+    "issue", help="Видати базовий ключ і ключ API обліковому запису організації (лише адміністратор ІОА)"
+)
 def issue(
     org: str = typer.Option(..., "--org", help="ЄДРПОУ організації або її номер (id:N)"),
-    actor: str | None = ACTOR_OPTION,
+    as_person: str = AS_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Issue the base key and the API key of an org unit's account (the account is created if missing)."""
     try:
         with unit_of_work() as session:
+            person = find_person(session=session, ref=as_person)
             unit = _find_org_unit(session, org)
-            issued = key_service.issue_keys_for_org_unit(
-                session=session, org_unit_id=unit.id, actor_label=_actor(actor)
-            )
-            unit_name = unit.name
+            issued = key_regeneration.issue_directly(session=session, person=person, org_unit_id=unit.id)
+            unit_id, unit_name = unit.id, unit.name
     except DomainError as exc:
         fail(exc.message_uk, exc.code, json_output)
         return
     payload = {
         "ok": True,
         "account_id": issued.account_id,
-        "org_unit": {"id": unit.id, "name": unit_name},
+        "org_unit": {"id": unit_id, "name": unit_name},
         "warning": ONE_TIME_WARNING,
         "keys": [_issued_key_dict(issued.base), _issued_key_dict(issued.api)],
     }
@@ -121,18 +123,19 @@ def issue(
     )
 
 
-@app.command("deactivate", help="Деактивувати ключ")
+@app.command("deactivate", help="Деактивувати ключ (лише адміністратор ІОА, з причиною)")
 def deactivate(
     key_id: int = typer.Argument(..., help="Номер ключа"),
-    note: str = typer.Option(..., "--note", help="Причина деактивації"),
-    actor: str | None = ACTOR_OPTION,
+    note: str | None = typer.Option(None, "--note", help="Причина деактивації"),
+    as_person: str = AS_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Deactivate a key for good."""
     try:
         with unit_of_work() as session:
-            key = key_service.deactivate_key(
-                session=session, key_id=key_id, actor_label=_actor(actor), note=note
+            person = find_person(session=session, ref=as_person)
+            key = key_regeneration.deactivate_directly(
+                session=session, person=person, key_id=key_id, note=note or ""
             )
             payload = {"ok": True, "key_id": key.id, "kind": key.kind.value, "state": key.state.value}
     except DomainError as exc:
@@ -141,23 +144,35 @@ def deactivate(
     emit(payload, json_output, f"Ключ №{key_id} деактивовано.")
 
 
-@app.command("regenerate", help="Згенерувати новий ключ замість наявного")
+@app.command(
+    "regenerate", help="Згенерувати новий ключ замість наявного (лише адміністратор ІОА, з причиною)"
+)
 def regenerate(
     key_id: int = typer.Argument(..., help="Номер ключа, який треба замінити"),
     note: str | None = typer.Option(None, "--note", help="Причина перегенерації"),
-    actor: str | None = ACTOR_OPTION,
+    as_person: str = AS_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Replace a key with a new one (the old one is deactivated); prints the new key once."""
+    """Replace a key with a new one (the old one is deactivated). A new API key is kept for ONE showing to
+    the account's director or admin (its grants move to it); a new base key is printed once here."""
     try:
         with unit_of_work() as session:
-            new = key_service.regenerate_key(
-                session=session, key_id=key_id, actor_label=_actor(actor), note=note
+            person = find_person(session=session, ref=as_person)
+            done = key_regeneration.regenerate_directly(
+                session=session, person=person, key_id=key_id, note=note or ""
             )
     except DomainError as exc:
         fail(exc.message_uk, exc.code, json_output)
         return
-    payload = {"ok": True, "replaces_id": key_id, "warning": ONE_TIME_WARNING, "key": _issued_key_dict(new)}
+    key: dict[str, Any] = {"key_id": done.new_key_id, "kind": done.kind.value, "public_id": done.public_id}
+    payload: dict[str, Any] = {"ok": True, "replaces_id": key_id, "key": key}
+    if done.token is None:
+        payload["moved_grant_ids"] = done.moved_grant_ids
+        payload["message"] = f"Новий ключ API №{done.new_key_id}. {key_regeneration.SHOWN_ONCE_UK}"
+        emit(payload, json_output, payload["message"])
+        return
+    key["token"] = done.token
+    payload["warning"] = ONE_TIME_WARNING
     if not json_output:
         typer.echo(ONE_TIME_WARNING, err=True)
-    emit(payload, json_output, f"Новий ключ №{new.key_id} замість №{key_id}: {new.token}")
+    emit(payload, json_output, f"Новий ключ №{done.new_key_id} замість №{key_id}: {done.token}")

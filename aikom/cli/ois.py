@@ -12,4 +12,5 @@ app = typer.Typer(
 )
 
 # Command modules (one line each):
+from aikom.cli import ois_access as _ois_access  # noqa: E402,F401  (grant, grants, revoke)
 from aikom.cli import ois_admin  # noqa: E402, F401  (list, widen, suspend, reinstate, disconnect)

@@ -172,6 +172,12 @@ PAGES: tuple[PageSpec, ...] = (
         "(перегляд); перелік підключених ОІС відкритий усім на сторінці «Підключені ОІС».",
     ),
     PageSpec(
+        url_path="ois-access", title="Доступ ОІС", icon=":material/share:", script=VIEWS / "ois_access.py",
+        section=WORK, audience=frozenset({R.DIRECTOR}),
+        refusal_uk="«Доступ ОІС» — для керівника закладу освіти: наразі весь функціонал доступний директору "
+        "ЗО, тож заступник доступу ОІС не надає й не відкликає.",
+    ),
+    PageSpec(
         url_path="api-key", title="Ключ API", icon=":material/vpn_key:", script=VIEWS / "api_key.py",
         section=ACCOUNT, audience=key_holders,
         refusal_uk="Ключ API облікового запису показують керівнику закладу або адміністратору ОУО.",

@@ -255,6 +255,29 @@ def open_accounts(
     ]
 
 
+def keep_api_key_for_showing(
+    *, session: Session, account_id: int, key_id: int, token: str, settings: Settings | None = None
+) -> None:
+    """Keep a replacement API key (regeneration, revocation) encrypted for ONE showing to the account's
+    director or admin; a key of the account still waiting (now replaced) is erased first."""
+    ring = keyring(settings)
+    session.execute(
+        update(KeyDelivery)
+        .where(KeyDelivery.account_id == account_id, KeyDelivery.ciphertext.is_not(None))
+        .values(ciphertext=None, cipher_key_id=None)
+    )
+    session.add(
+        KeyDelivery(
+            access_key_id=key_id,
+            account_id=account_id,
+            ciphertext=seal(token.encode(), context=_sealed_context(key_id), keyring=ring),
+            cipher_key_id=ring.current_key_id,
+            expires_at=datetime.now(UTC) + timedelta(days=API_KEY_DELIVERY_DAYS),
+        )
+    )
+    session.flush()
+
+
 @dataclass(frozen=True)
 class RevealedKey:
     """A new API key shown once: its public id and the token itself."""

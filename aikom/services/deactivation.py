@@ -31,9 +31,7 @@ from aikom.models import (
     BranchLinkOutcome,
     DeactivationReason,
     Decision,
-    GrantState,
     KeyState,
-    OisGrant,
     OrgLevel,
     OrgStatus,
     OrgUnit,
@@ -57,7 +55,7 @@ from aikom.processes.account_deactivation import (
 from aikom.processes.liquidated_deactivation import SPEC as BULK_SPEC
 from aikom.processes.liquidated_deactivation import TYPE as BULK_TYPE
 from aikom.processes.liquidated_deactivation import BulkFacts, BulkItem, LiquidatedDeactivationParams
-from aikom.services import audit, keys
+from aikom.services import audit, keys, ois_access
 from aikom.services.approvals import ApprovalRequest, create_task, process_link
 from aikom.services.org import find_unit
 from aikom.services.outbox import enqueue
@@ -524,14 +522,13 @@ def deactivate_account(
             actor_person_id=actor.person_id,
             note=key_note,
         )
-    grants = session.scalars(
-        select(OisGrant)
-        .where(OisGrant.school_org_unit_id == unit.id, OisGrant.state == GrantState.ACTIVE)
-        .with_for_update()
-    ).all()
-    for grant in grants:
-        grant.state = GrantState.REVOKED
-        grant.revoked_at = now
+    grants = ois_access.revoke_grants_of_unit(
+        session=session,
+        unit_id=unit.id,
+        reason=f"Обліковий запис закладу деактивовано (процес №{process_id}): {reason_title(reason)}.",
+        actor=actor,
+        now=now,
+    )
     persons = session.scalars(
         select(Person)
         .where(Person.account_id == account.id, Person.state != PersonState.INACTIVE)
@@ -558,7 +555,7 @@ def deactivate_account(
             "successor_org_unit_id": successor_id,
             "key_ids": list(key_ids),
             "person_ids": [p.id for p in persons],
-            "revoked_grant_ids": [g.id for g in grants],
+            "revoked_grant_ids": grants,
             "note": note,
             "summary_uk": f"«{unit.name}», {reason_title(reason)}",
         },

@@ -53,6 +53,7 @@ MAX_BODY_CHARS = 100_000
 SUBJECT_CHARS = 300
 # A request type that starts a process (its registry type) — filled as those processes arrive.
 PROCESS_FOR_TYPE: dict[SupportRequestType, str] = {SupportRequestType.NEW_SCHOOL: "new-school"}
+PROCESS_FOR_TYPE[SupportRequestType.KEY_REGENERATION] = "key-regeneration"
 
 TYPE_LABELS_UK: dict[SupportRequestType, str] = {
     SupportRequestType.QUESTION: "Питання",

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from aikom.cli import audit as audit_cli
 from aikom.cli import keys as keys_cli
 from aikom.core.keys import generate_token
-from aikom.models import AccountState
+from aikom.models import AccountState, OrgUnit, PersonRole
 from aikom.services import keys as key_service
 from tests import factories as f
 
@@ -40,12 +40,18 @@ def _json(output: str) -> Any:
     return json.loads(output)
 
 
+def _institute_admin(session: Session, national: OrgUnit) -> str:
+    return str(f.person(session, f.account(session, national), role=PersonRole.INSTITUTE_ADMIN).id)
+
+
 def test_issue_prints_both_keys_once_with_a_warning_and_check_accepts_them(session: Session) -> None:
-    school = f.cascade(session)["school"]
+    units = f.cascade(session)
+    school = units["school"]
     school.edrpou = "20077720"
+    admin = _institute_admin(session, units["national"])
     session.flush()
 
-    result = runner.invoke(keys_cli.app, ["issue", "--org", "20077720", "--json", "--actor", "тест"])
+    result = runner.invoke(keys_cli.app, ["issue", "--org", "20077720", "--json", "--as", admin])
     assert result.exit_code == 0, result.output
     payload = _json(result.output)
     assert "один раз" in payload["warning"]
@@ -68,7 +74,7 @@ def test_issue_prints_both_keys_once_with_a_warning_and_check_accepts_them(sessi
     assert checked["org_unit"] == {"id": school.id, "name": school.name, "level": "school"}
     assert checked["scopes"] == ["data:read"]
 
-    again = runner.invoke(keys_cli.app, ["issue", "--org", f"id:{school.id}", "--json"])
+    again = runner.invoke(keys_cli.app, ["issue", "--org", f"id:{school.id}", "--json", "--as", admin])
     assert again.exit_code == 1
     assert _json(again.output)["error"] == "keys_already_issued"
 
@@ -94,21 +100,27 @@ def test_check_reads_the_key_from_stdin() -> None:
 def test_deactivate_and_regenerate(session: Session) -> None:
     units = f.cascade(session)
     account = f.account(session, units["school"])
+    admin = _institute_admin(session, units["national"])
     issued = key_service.issue_account_keys(session=session, account=account, actor_label="тест")
 
-    regenerated = runner.invoke(keys_cli.app, ["regenerate", str(issued.api.key_id), "--json"])
+    # A base key: the new one is printed here, once.
+    regenerated = runner.invoke(
+        keys_cli.app, ["regenerate", str(issued.base.key_id), "--note", "Втрачено", "--as", admin, "--json"]
+    )
     assert regenerated.exit_code == 0, regenerated.output
     new = _json(regenerated.output)["key"]
-    assert new["token"].startswith("aika_") and _json(regenerated.output)["replaces_id"] == issued.api.key_id
+    assert new["token"].startswith("aikb_") and _json(regenerated.output)["replaces_id"] == issued.base.key_id
 
-    done = runner.invoke(keys_cli.app, ["deactivate", str(new["key_id"]), "--note", "Запит школи", "--json"])
+    done = runner.invoke(
+        keys_cli.app, ["deactivate", str(new["key_id"]), "--note", "Запит школи", "--as", admin, "--json"]
+    )
     assert done.exit_code == 0 and _json(done.output)["state"] == "deactivated"
     check = runner.invoke(keys_cli.app, ["check", new["token"], "--json"])
     assert _json(check.output)["reason"] == "deactivated"
 
-    twice = runner.invoke(keys_cli.app, ["deactivate", str(new["key_id"]), "--note", "ще"])
+    twice = runner.invoke(keys_cli.app, ["deactivate", str(new["key_id"]), "--note", "ще", "--as", admin])
     assert twice.exit_code == 1 and "уже деактивовано" in twice.output and "Traceback" not in twice.output
-    missing = runner.invoke(keys_cli.app, ["issue", "--org", "99999999", "--json"])
+    missing = runner.invoke(keys_cli.app, ["issue", "--org", "99999999", "--as", admin, "--json"])
     assert missing.exit_code == 1 and _json(missing.output)["error"] == "not_found"
 
 

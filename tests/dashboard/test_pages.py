@@ -43,6 +43,7 @@ PAGES = [
     "views/branches.py",
     "views/directory.py",
     "views/api_key.py",
+    "views/ois_access.py",
     "views/support.py",
     "views/my_requests.py",
     "views/kep_check.py",
@@ -241,6 +242,7 @@ def test_each_role_sees_only_its_pages(dashboard_world: DashboardWorld) -> None:
             "Почати процес",
             "Заступники",
             "Довідник",
+            "Доступ ОІС",
             "Ключ API",
             "Мої звернення",
             "Перевірити КЕП",
@@ -362,6 +364,9 @@ def test_a_director_may_start_only_a_deputy_or_a_branch(dashboard_world: Dashboa
     assert set(at.selectbox(key="process_type").options) == {
         "Призначення заступника (відповідальної особи)",
         "Створення філії",
+        "Надання доступу ОІС",
+        "Відкликання доступу ОІС",
+        "Перегенерація ключа API",
     }
 
 
