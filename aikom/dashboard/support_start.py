@@ -49,10 +49,14 @@ def _open_form(person: PersonView, request_id: int) -> None:
         show_error(error)
         return
     # A start form's widgets are keyed by its parameters' names: set before they are drawn, they open
-    # prefilled; what the form does not show (`support_request_id`) is merged in at submission.
-    for key, value in form.params.items():
+    # prefilled (a field the request does not carry opens empty, never with another request's value);
+    # what the form does not show (`support_request_id`) is merged in at submission.
+    for key in get_spec(form.process_type).params.model_fields:
+        value = form.params.get(key)
         if isinstance(value, str):
             st.session_state[key] = value
+        else:
+            st.session_state.pop(key, None)
     st.session_state[START_FOR] = request_id
     st.session_state[PREFILL] = form.params
     st.rerun()

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from aikom.core.actor import Actor
 from aikom.core.errors import DomainError, ValidationFailed
-from aikom.models import MessageDirection, MessageVisibility, Person, PersonState, Process, SupportRequest
+from aikom.models import Person, PersonState, Process, SupportRequest
 from aikom.processes import ProcessNotStartable, ProcessSpec, all_specs, get_spec, load
 from aikom.services import audit
 from aikom.services.approvals import PersonNotActive
@@ -30,8 +30,7 @@ from aikom.services.support import (
     PROCESS_FOR_TYPE,
     TYPE_LABELS_UK,
     TransitionNotAllowed,
-    _add_message,
-    _touch,
+    add_note,
     desk_person,
     get_request,
     is_desk,
@@ -190,6 +189,10 @@ def _checked(
     )
     if requester is None:
         raise RequesterNotAPerson(request)
+    if not spec.may_be_started_by(requester.role):
+        raise ProcessNotStartable(spec)
+    if requester.state != PersonState.ACTIVE:
+        raise PersonNotActive(requester)
     return desk, request, spec, requester
 
 
@@ -228,10 +231,6 @@ def start_from_request(
     if "support_request_id" in spec.params.model_fields:
         raw["support_request_id"] = request.id  # always this request, whatever was typed
     parsed = spec.parse(raw)
-    if not spec.may_be_started_by(requester.role):
-        raise ProcessNotStartable(spec)
-    if requester.state != PersonState.ACTIVE:
-        raise PersonNotActive(requester)
     behalf = (
         Actor(person_id=desk.id, label=desk.full_name)
         if requester.id == desk.id
@@ -244,17 +243,14 @@ def start_from_request(
     )
     process = spec.start_service()(session=session, actor=behalf, params=parsed)
     request.process_id = process.id
-    _touch(request)
-    _add_message(
-        session,
-        request,
-        direction=MessageDirection.OUT,
-        visibility=MessageVisibility.INTERNAL,
+    add_note(
+        session=session,
+        actor=behalf,
+        request_id=request.id,
         body=(
             f"Запущено процес №{process.id} «{spec.title_uk}» від імені {requester.full_name} "
             f"(запустив(ла): {desk.full_name})."
         ),
-        author_person_id=desk.id,
     )
     audit.record(
         session=session,

@@ -248,6 +248,7 @@ HISTORY_LABELS_UK = {
     "support.closed": "закрито",
     "support.attachment_dropped": "вкладення відкинуто",
     "support.process_started": "запущено процес",
+    "support.sender_mismatch": "лист від іншого відправника (відкрито окреме звернення)",
 }
 
 

@@ -24,6 +24,7 @@ from aikom.models import (
     SupportRequest,
     SupportRequestType,
 )
+from aikom.processes import ProcessNotStartable
 from aikom.services import support, support_processes, support_queue
 from aikom.services.new_school import fields_from_text
 from aikom.services.support_processes import (
@@ -212,6 +213,16 @@ def test_refusals_name_the_rule_in_ukrainian(session: Session, world: dict[str, 
     )
     with pytest.raises(RequesterNotAPerson, match=r"лише адреса someone@example\.org"):
         support_processes.start_from_request(session=session, actor=f.actor(agent), request_id=by_mail.id)
+    # A director may not ask for a new school: the desk cannot start it for them either.
+    from_director = support.file_request(
+        session=session,
+        actor=f.actor(world["director"]),
+        type=SupportRequestType.NEW_SCHOOL,
+        subject="Нова школа",
+        body="ЄДРПОУ 26338854",
+    )
+    with pytest.raises(ProcessNotStartable, match="подає адміністратор органу управління освітою"):
+        support_processes.start_form(session=session, actor=f.actor(agent), request_id=from_director.id)
     # A bad field is named by the parameters' validation and nothing is started.
     with pytest.raises(ValidationError):
         support_processes.start_from_request(
