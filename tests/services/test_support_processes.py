@@ -27,6 +27,7 @@ from aikom.models import (
 from aikom.processes import ProcessNotStartable
 from aikom.services import support, support_processes, support_queue
 from aikom.services.new_school import fields_from_text
+from aikom.services.processes import show_process
 from aikom.services.support_processes import (
     RequesterNotAPerson,
     RequesterNotSelectable,
@@ -136,6 +137,11 @@ def test_the_desk_starts_the_process_from_the_request_prefilled_on_the_requester
         )
     ).one()
     assert f"Запущено процес №{process.id}" in note.body and f"від імені {admin.full_name}" in note.body
+    # The process's own history says it was started from the request, for whom.
+    history = show_process(session=session, process_id=process.id, viewer_id=admin.id).history
+    assert f"процес запущено зі звернення до служби підтримки (від імені: {admin.full_name})" in [
+        h.action_uk for h in history
+    ]
 
 
 def test_the_request_shows_its_process_state_to_the_desk_and_the_requester(
