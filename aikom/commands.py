@@ -113,6 +113,26 @@ def start_process(
     return _launch(process_id, db_url=db_url, api_url=api_url)
 
 
+def start_process_from_request(
+    *,
+    request_id: int,
+    actor: Actor,
+    params: Mapping[str, Any] | None = None,
+    db_url: str | None = None,
+    api_url: str | None = None,
+) -> StartOutcome:
+    """The support desk starts the process a request maps to, on the requester's behalf, with the
+    parameters prefilled from the request (`params` override them); commit, then launch the run."""
+    from aikom.services import support_processes
+
+    with unit_of_work(db_url) as session:
+        process = support_processes.start_from_request(
+            session=session, actor=actor, request_id=request_id, params=params
+        )
+        process_id = process.id
+    return _launch(process_id, db_url=db_url, api_url=api_url)
+
+
 def _launch(process_id: int, *, db_url: str | None, api_url: str | None) -> StartOutcome:
     from aikom.orchestration.adapter import OrchestratorUnavailable
     from aikom.services.reconcile import launch_process

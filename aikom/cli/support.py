@@ -115,6 +115,16 @@ def show(
     ]
     if r.linked_request_id:
         lines.append(f"Пов’язане звернення: #{r.linked_request_id}")
+    if detail.filed_by:
+        lines.append(f"Подано службою підтримки ({detail.filed_by}) від імені {r.requester}")
+    if detail.process is not None:
+        p = detail.process
+        step = f"; поточний крок: {p.current_step_uk}" if p.current_step_uk else ""
+        lines.append(f"Процес №{p.id} «{p.title}»: {p.state_uk}{step} ({p.path})")
+    elif detail.process_to_start:
+        lines.append(
+            f"Можна запустити процес «{detail.process_to_start}»: aikom support start-process {r.id}"
+        )
     if r.sla is not None:
         lines.append(
             f"SLA: перша відповідь — {r.sla.first_response.label}; вирішення — {r.sla.resolution.label}"
@@ -298,3 +308,81 @@ def fetch(actor: str = AS_OPTION, json_output: bool = JSON_OPTION) -> None:
     counts = ", ".join(f"{k}: {v}" for k, v in sorted(report.outcomes.items())) or "нових листів немає"
     failed = f"; не оброблено: {len(report.failed)}" if report.failed else ""
     emit(report.model_dump(mode="json"), json_output, f"Прочитано листів: {report.read} ({counts}){failed}")
+
+
+@app.command("open", help="Подати звернення (служба підтримки — від імені особи: --on-behalf-of)")
+def open_request(
+    subject: str = typer.Option(..., "--subject", help="Тема"),
+    text: str = typer.Option(..., "--text", help="Текст звернення"),
+    request_type: str = typer.Option("question", "--type", help="Тип: question, new_school, …"),
+    unit: str | None = typer.Option(
+        None, "--unit", help="Організація: ЄДРПОУ або КАТОТТГ (типово — заявника)"
+    ),
+    on_behalf_of: str | None = typer.Option(
+        None, "--on-behalf-of", help="Служба підтримки: від імені якої особи (номер картки або email)"
+    ),
+    actor: str = AS_OPTION,
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """File a request: one's own, or (the desk) a person's, recorded as filed on their behalf."""
+    from aikom.models import SupportRequestType
+    from aikom.services import approvals, org, support, support_processes
+
+    def action(session: Any, who: Any) -> Any:
+        kind = _enum(request_type, SupportRequestType, "type", "Тип")
+        if on_behalf_of:
+            requester = approvals.find_person(session=session, ref=on_behalf_of)
+            who = support_processes.filing_actor(session=session, actor=who, requester_id=requester.id)
+        unit_id = org.find_unit(session=session, code=unit).id if unit else None
+        request = support.file_request(
+            session=session, actor=who, type=kind, subject=subject, body=text, org_unit_id=unit_id
+        )
+        return {
+            "request_id": request.id,
+            "state": request.state.value,
+            "requester_person_id": request.requester_person_id,
+            "filed_by_id": who.person_id if who.on_behalf_of_id is not None else None,
+        }
+
+    result = _run(actor, json_output, action)
+    behalf = " від імені заявника" if result["filed_by_id"] else ""
+    _done(result, json_output, f"Звернення #{result['request_id']} подано{behalf}.")
+
+
+@app.command(
+    "start-process",
+    help="Запустити процес зі звернення від імені заявника (--set ключ=значення змінює дані звернення)",
+)
+def start_process(
+    request_id: int = typer.Argument(..., help="Номер звернення"),
+    assignments: list[str] = typer.Option([], "--set", help="Параметр ключ=значення (можна кілька)"),
+    actor: str = AS_OPTION,
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Start the process the request's type maps to, prefilled from the request, on the requester's behalf."""
+    from pydantic import ValidationError
+
+    from aikom import commands
+    from aikom.cli.process import _set
+    from aikom.core.actor import Actor
+    from aikom.core.validation import validation_message_uk
+    from aikom.db import unit_of_work
+    from aikom.services import approvals
+
+    try:
+        params: dict[str, Any] = {}
+        for assignment in assignments:
+            _set(params, assignment)
+        with unit_of_work() as session:
+            person = approvals.find_person(session=session, ref=actor)
+            who = Actor(person_id=person.id, label=person.full_name)
+        outcome = commands.start_process_from_request(request_id=request_id, actor=who, params=params)
+    except DomainError as error:
+        fail(error.message_uk, error.code, json_output)
+        return
+    except ValidationError as error:
+        fail(validation_message_uk(error), "validation_failed", json_output)
+        return
+    payload = {"request_id": request_id, **outcome.model_dump()}
+    payload["message"] = payload.pop("message_uk")
+    emit(payload, json_output, outcome.message_uk)

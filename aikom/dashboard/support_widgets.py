@@ -55,14 +55,20 @@ def _download(person: PersonView, attachment_id: int, file_name: str, size: int,
 
 
 def show_thread(person: PersonView, detail: RequestDetail) -> None:
-    """The thread, oldest first: each message's author and time, its text as text, its files."""
-    for message in detail.messages:
+    """The thread, oldest first: each message's author and time, its text as text, its files; the
+    opening message says when the desk filed it «від імені» the requester."""
+    for n, message in enumerate(detail.messages):
         internal = message.visibility == "internal"
         with st.container(border=True):
             kind = (
                 "Внутрішня нотатка" if internal else ("Заявник" if message.direction == "in" else "Відповідь")
             )
-            st.caption(plain(f"{kind} · {message.author} · {kyiv(message.created_at)}"))
+            behalf = (
+                f" · подано службою підтримки ({detail.filed_by}) від імені {message.author}"
+                if n == 0 and detail.filed_by and message.direction == "in"
+                else ""
+            )
+            st.caption(plain(f"{kind} · {message.author} · {kyiv(message.created_at)}{behalf}"))
             st.text(message.body)
             for attachment in message.attachments:
                 _download(

@@ -67,6 +67,7 @@ SPEC = ProcessSpec(
         "адміністратора."
     ),
     form="aikom.dashboard.forms.new_school:render",
+    from_request="aikom.services.new_school:params_from_request",
     description_uk=(
         "Звернення до служби підтримки → розгляд службою підтримки (прийняти / відхилити чи запитати "
         "більше) → перевірка за реєстрами й підписане рішення технічного адміністратора ІОА → картка "

@@ -72,6 +72,11 @@ class ProcessSpec:
     # How managers call each step (by step key prefix, as in `step_days`): the monitor groups by it.
     step_titles_uk: Mapping[str, str] = field(default_factory=dict)
     demo: bool = False  # served and offered only in demo mode
+    # Import path of `(session=, request=) -> dict` giving the raw parameters prefilled from a support
+    # request of a type that maps to this process (`services.support.PROCESS_FOR_TYPE`); without it a
+    # start from a request prefills only `support_request_id` (when the parameters have that field). The
+    # dashboard opens the start form prefilled when its widgets are keyed by the parameters' names.
+    from_request: str | None = None
 
     def may_be_started_by(self, role: PersonRole) -> bool:
         """Whether a person of `role` may start this process (scope is checked at start)."""

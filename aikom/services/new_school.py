@@ -6,6 +6,9 @@ Services take keyword-only arguments and the session and never commit.
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from pydantic import BaseModel, Field
 from rapidfuzz import fuzz
 from sqlalchemy import select
@@ -19,12 +22,15 @@ from aikom.imports.source import normalize_name
 from aikom.models import (
     ApprovalTask,
     Decision,
+    MessageDirection,
+    MessageVisibility,
     OrgLevel,
     OrgStatus,
     OrgUnit,
     Person,
     Process,
     SupportChannel,
+    SupportMessage,
     SupportRequest,
     SupportRequestState,
     SupportRequestType,
@@ -349,9 +355,12 @@ def _running(session: Session, edrpou: str) -> int | None:
     return None
 
 
+REQUEST_OPENING = "Прошу створити в АІКОМ картку закладу освіти, якого немає в довіднику."
+
+
 def _request_body(params: NewSchoolParams, edrpou: str) -> str:
     lines = [
-        "Прошу створити в АІКОМ картку закладу освіти, якого немає в довіднику.",
+        REQUEST_OPENING,
         f"Код ЄДРПОУ: {edrpou}",
         f"Назва: {params.name}",
         f"Населений пункт: {params.settlement}",
@@ -361,6 +370,82 @@ def _request_body(params: NewSchoolParams, edrpou: str) -> str:
     if params.comment:
         lines.append(f"Коментар: {params.comment}")
     return "\n".join(lines)
+
+
+# --- a start prefilled from a request ---------------------------------------------------------
+
+_LABEL = r"\s*[:\-–—]\s*(?P<value>.+?)\s*$"
+_FIELD_LINES: dict[str, re.Pattern[str]] = {
+    "name": re.compile(r"^\s*(?:повна\s+)?назва(?:\s+закладу)?" + _LABEL, re.IGNORECASE),
+    "settlement": re.compile(r"^\s*(?:населений\s+пункт|нас\.\s*пункт|місто|село|селище)" + _LABEL, re.I),
+    "comment": re.compile(r"^\s*коментар" + _LABEL, re.IGNORECASE),
+}
+_EDRPOU = re.compile(r"(?:ЄДРПОУ|ЕДРПОУ)\D{0,20}?(\d{8})(?!\d)", re.IGNORECASE)
+_EDEBO = re.compile(r"ЄДЕБО\D{0,20}?(\d{1,20})(?!\d)", re.IGNORECASE)
+_CODE_LINE = re.compile(r"^\s*(?:код\s+)?(?:в\s+)?(?:ЄДРПОУ|ЕДРПОУ|ЄДЕБО)(?:\s+закладу)?\s*[:\-–—]", re.I)
+_LONE_CODE = re.compile(r"(?<!\d)\d{8}(?!\d)")
+_SUBJECT_PREFIX = re.compile(r"^\s*новий\s+заклад(?:\s+освіти)?\s*[:\-–—]\s*(?P<value>.+)$", re.IGNORECASE)
+_LIMITS = {"edrpou": 8, "name": 500, "settlement": 300, "edebo_id": 20, "comment": 5000}
+
+
+def fields_from_text(text: str) -> dict[str, str]:
+    """What a requester's free text says about the school: «Код ЄДРПОУ: …», «Назва: …», «Населений
+    пункт: …», «Код в ЄДЕБО: …», «Коментар: …» (as the dashboard writes a request), an eight-digit code
+    after «ЄДРПОУ» (or the only eight-digit number in the text); lines that match nothing become the
+    comment. Only what is there is returned."""
+    found: dict[str, str] = {}
+    rest: list[str] = []
+    for line in text.replace("\r\n", "\n").split("\n"):
+        edrpou = _EDRPOU.search(line)
+        edebo = _EDEBO.search(line)
+        if edrpou:
+            found["edrpou"] = edrpou.group(1)
+        if edebo:
+            found["edebo_id"] = edebo.group(1)
+        labelled = next(((k, p.match(line)) for k, p in _FIELD_LINES.items() if p.match(line)), None)
+        if labelled is not None and labelled[1] is not None:
+            found[labelled[0]] = labelled[1].group("value")
+        elif not _CODE_LINE.match(line) and line.strip() and line.strip() != REQUEST_OPENING:
+            rest.append(line.strip())
+    if "edrpou" not in found:
+        codes = set(_LONE_CODE.findall(text))
+        if len(codes) == 1:
+            found["edrpou"] = codes.pop()
+    if "comment" not in found and rest:
+        found["comment"] = "\n".join(rest)
+    return {key: value[: _LIMITS[key]] for key, value in found.items()}
+
+
+def params_from_request(*, session: Session, request: SupportRequest) -> dict[str, Any]:
+    """The new-school start form prefilled from a support request of type new_school: what an earlier
+    start stored (`payload["new_school"]`), then what the requester wrote — the subject («Новий заклад
+    освіти: назва»), the opening text and their later public messages, the later winning."""
+    stored = request.payload.get("new_school")
+    prefilled: dict[str, Any] = dict(stored) if isinstance(stored, dict) else {}
+    if request.edrpou:
+        prefilled.setdefault("edrpou", request.edrpou)
+    subject = _SUBJECT_PREFIX.match(request.subject or "")
+    if subject and "name" not in prefilled:
+        prefilled["name"] = subject.group("value")[: _LIMITS["name"]]
+    texts = session.scalars(
+        select(SupportMessage.body)
+        .where(
+            SupportMessage.request_id == request.id,
+            SupportMessage.direction == MessageDirection.IN,
+            SupportMessage.visibility == MessageVisibility.PUBLIC,
+        )
+        .order_by(SupportMessage.id)
+    ).all() or [request.body]
+    comments: list[str] = []
+    for text in texts:
+        fields = fields_from_text(text)
+        if "comment" in fields:
+            comments.append(fields.pop("comment"))
+        prefilled.update(fields)
+    if comments and not prefilled.get("comment"):
+        prefilled["comment"] = "\n\n".join(comments)[: _LIMITS["comment"]]
+    prefilled["support_request_id"] = request.id
+    return prefilled
 
 
 def _use_request(session: Session, request_id: int, requester: Person, unit: OrgUnit) -> SupportRequest:
@@ -642,7 +727,9 @@ __all__ = [
     "UnitRef",
     "apply_triage",
     "create_school_card",
+    "fields_from_text",
     "findings_for",
+    "params_from_request",
     "start_new_school",
     "verify_new_school",
 ]

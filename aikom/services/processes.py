@@ -144,6 +144,7 @@ ACTION_LABELS_UK = {
     "org_unit.branch_moved": "філію перенесено до іншого опорного закладу",
     "branch.requested": "створення філії запитано",
     "new_school.started": "звернення про новий заклад освіти подано",
+    "support.process_started": "процес запущено зі звернення до служби підтримки",
     "org_unit.branch_created": "філію створено під опорним закладом",
     "liquidated_deactivation.started": "пакетну деактивацію ліквідованих закладів розпочато",
     "liquidated_deactivation.deactivated": "обліковий запис ліквідованого закладу деактивовано",

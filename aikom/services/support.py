@@ -546,7 +546,7 @@ def file_request(
         raise SubjectUnitOutOfScope(unit.name)
     for attachment in attachments:  # refused before anything is written
         check_attachment(attachment, settings=settings)
-    return open_request(
+    request = open_request(
         session=session,
         actor=actor,
         type=type,
@@ -559,6 +559,10 @@ def file_request(
         attachments=attachments,
         settings=settings,
     )
+    if actor.on_behalf_of_id is not None:  # the thread says who filed it «від імені» the requester
+        request.payload = {**request.payload, "filed_by": {"id": actor.person_id, "label": actor.label}}
+        session.flush()
+    return request
 
 
 def is_requester(

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from aikom.core.actor import Actor
 from aikom.core.errors import NotFound
 from aikom.models import (
+    AuditEntry,
     MessageDirection,
     MessageVisibility,
     OrgUnit,
@@ -37,6 +38,7 @@ from aikom.services.support import (
     get_request,
     is_desk,
 )
+from aikom.services.support_processes import RequestProcess, may_start, request_process, spec_for
 from aikom.services.support_sla import SlaView, overdue_condition, sla_view
 
 S = SupportRequestState
@@ -225,8 +227,34 @@ class MessageView(BaseModel):
     attachments: list[AttachmentView]
 
 
+class HistoryLine(BaseModel):
+    """An audit entry about a request, as the desk reads it («… від імені …»)."""
+
+    at: datetime
+    actor: str
+    action: str
+    action_uk: str
+
+
+HISTORY_LABELS_UK = {
+    "support.opened": "звернення подано",
+    "support.requester_message": "повідомлення заявника",
+    "support.reopened": "звернення відкрито знову",
+    "support.replied": "відповідь заявнику",
+    "support.noted": "внутрішня нотатка",
+    "support.assigned": "виконавця змінено",
+    "support.triaged": "розгляд",
+    "support.resolved": "виконано",
+    "support.closed": "закрито",
+    "support.attachment_dropped": "вкладення відкинуто",
+    "support.process_started": "запущено процес",
+    "support.sender_mismatch": "лист від іншого відправника (відкрито окреме звернення)",
+}
+
+
 class RequestDetail(BaseModel):
-    """A request with its thread (the requester's view holds public messages only)."""
+    """A request with its thread (the requester's view holds public messages only), who filed it for the
+    requester (the desk «від імені» them), the process started from it, and (for the desk) its history."""
 
     request: RequestRow
     priority_label: str
@@ -235,6 +263,29 @@ class RequestDetail(BaseModel):
     resolved_at: datetime | None
     messages: list[MessageView]
     desk_view: bool
+    filed_by: str | None = None
+    process: RequestProcess | None = None
+    # The desk may start the request's process now (its type maps to one, no live process attached).
+    process_to_start: str | None = None
+    history: list[HistoryLine] = []
+
+
+def _history(session: Session, request_id: int) -> list[HistoryLine]:
+    entries = session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.object_type == "support_request", AuditEntry.object_id == str(request_id))
+        .order_by(AuditEntry.id)
+        .limit(500)
+    ).all()
+    lines = []
+    for entry in entries:
+        label = HISTORY_LABELS_UK.get(entry.action, entry.action)
+        if entry.details.get("process_id") and entry.action == "support.process_started":
+            label += f" №{entry.details['process_id']}"
+        if entry.details.get("on_behalf_of_label"):
+            label += f" (від імені {entry.details['on_behalf_of_label']})"
+        lines.append(HistoryLine(at=entry.at, actor=entry.actor_label, action=entry.action, action_uk=label))
+    return lines
 
 
 def _visible(session: Session, actor: Actor, request_id: int) -> tuple[SupportRequest, bool]:
@@ -310,7 +361,22 @@ def request_detail(*, session: Session, actor: Actor, request_id: int) -> Reques
             for m in messages
         ],
         desk_view=desk,
+        filed_by=_filed_by(request),
+        process=request_process(session, request),
+        process_to_start=(
+            spec.title_uk
+            if desk
+            and (spec := spec_for(request))
+            and may_start(session, acting_person(session, actor), request)
+            else None
+        ),
+        history=_history(session, request.id) if desk else [],
     )
+
+
+def _filed_by(request: SupportRequest) -> str | None:
+    filed = request.payload.get("filed_by")
+    return str(filed["label"]) if isinstance(filed, dict) and filed.get("label") else None
 
 
 @dataclass(frozen=True)

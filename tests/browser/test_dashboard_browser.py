@@ -1,7 +1,8 @@
 """The whole system as a person uses it: `aikom up` (embedded PostgreSQL, Prefect server and runner, SMTP
 sink, dashboard; the session's shared `system`) driven in real Chromium. A director appoints a deputy
 whose first sign-in activates the card; an admin signs in with an uploaded .p7s, approves a director
-replacement with a signed decision, and sees the process advance."""
+replacement with a signed decision, and sees the process advance. An ОУО admin files a new school that the
+desk accepts and an institute admin approves, and its card is created."""
 
 from __future__ import annotations
 
@@ -397,3 +398,153 @@ def test_a_manager_sees_the_monitor_with_its_charts_drawn(system: System, tmp_pa
             raise
         finally:
             browser.close()
+
+
+NEW_SCHOOL_NAME = "Ліцей «Браузерний» Демонстраційної сільської ради"
+
+
+def _free_edrpou(system: System) -> str:
+    """A valid ЄДРПОУ that no unit of the running system holds (the real register is imported)."""
+    import random
+
+    from stdnum.ua import edrpou
+
+    while True:
+        prefix = str(random.randint(4_000_000, 4_999_999))
+        code = prefix + edrpou.calc_check_digit(prefix)
+        if not system.aikom("org", "show", code, check=False).get("ok", False):
+            return code
+
+
+def _open_task(page: Page, task_id: int, title: str) -> None:
+    """«Мої завдання»: refreshed until the task shows, then its decision panel opened."""
+    page.get_by_role("link", name="Мої завдання").click()
+    _until_visible(page, title)
+    page.locator(f".st-key-open{task_id}").get_by_role("button").click()
+
+
+def _step_task(system: System, process_id: int, step_key: str) -> int:
+    """The id of the process's open step `step_key`, once the flow has opened it."""
+
+    def opened() -> int | None:
+        steps = system.aikom("process", "show", str(process_id))["steps"]
+        return next((s["task_id"] for s in steps if s["step_key"] == step_key and s["state"] == "open"), None)
+
+    return int(system.wait_until(opened, f"step {step_key} of process {process_id}", 120, 1.0))
+
+
+def _walk_through_new_school(page: Page, system: System, edrpou: str, tmp_path: Path) -> tuple[int, int]:
+    """An ОУО admin files a new school; the desk accepts it at triage; an institute admin verifies and
+    approves it with a signed decision. The process id and its support request's number."""
+    from playwright.sync_api import expect
+
+    requester, agent = system.persons["hromada-admin-1"], system.persons["support"]
+    verifier = system.persons["ioa-admin-1"]
+    # 1. The hromada's admin files the school they cannot find at «Почати процес».
+    page.goto(system.dashboard + "/signin")
+    _sign_in_as_demo_person(page, str(requester["full_name"]))
+    page.get_by_role("link", name="Почати процес").click()
+    _pick(page, "Процес", "Новий заклад освіти (через службу підтримки)")
+    page.get_by_label("Код ЄДРПОУ закладу (8 цифр)").fill(edrpou)
+    page.get_by_label("Повна назва закладу").fill(NEW_SCHOOL_NAME)
+    page.get_by_label("Населений пункт").fill("с. Демонстраційне")
+    page.get_by_label("Коментар для служби підтримки").fill("Заклад утворено з 1 вересня")
+    page.get_by_role("button", name="Подати звернення").click()
+    expect(page.get_by_text("розпочато").first).to_be_visible()
+    link = page.get_by_role("link", name="Відкрити процес №")
+    process_id = int(link.inner_text().split("№")[1].split()[0])
+    request_id = int(
+        next(
+            r["id"]
+            for r in system.aikom("support", "list", "--as", str(agent["person_id"]), "--type", "new_school")[
+                "rows"
+            ]
+            if NEW_SCHOOL_NAME in r["subject"]
+        )
+    )
+    # «Мої звернення»: the request is there, with the process started for it.
+    triage_id = _step_task(system, process_id, "triage")
+    page.get_by_role("link", name="Мої звернення").click()
+    page.locator(f".st-key-mr-open-{request_id}").get_by_role("button").click()
+    expect(page.get_by_text(f"Процес №{process_id} «").first).to_be_visible()
+    _sign_out(page)
+
+    # 2. The support desk accepts it at triage (the page signs the decision with the agent's demo key).
+    _sign_in_as_demo_person(page, str(agent["full_name"]))
+    _open_task(page, triage_id, f"Звернення № {request_id}: новий заклад")
+    page.get_by_label("Коментар").fill("Дані повні, передаємо на перевірку")
+    page.get_by_label("Коментар").blur()
+    page.wait_for_timeout(1000)
+    page.locator(f".st-key-task{triage_id}_demo").get_by_role("button").click()
+    expect(page.get_by_text("ухвалено й підписано")).to_be_visible()
+    # The desk's view of the request shows the process moving on to the verification.
+    verify_id = _step_task(system, process_id, "verify")
+    page.get_by_role("link", name="Служба підтримки").click()
+    page.locator(f".st-key-open-{request_id}").get_by_role("button").click()
+    expect(page.get_by_text("поточний крок: Перевірка за реєстрами")).to_be_visible()
+    expect(page.get_by_text("стан: прийнято")).to_be_visible()
+    _sign_out(page)
+
+    # 3. An institute admin verifies it against the registers and approves: the decision document
+    #    downloaded, signed as their signing app would, uploaded.
+    _sign_in_as_demo_person(page, str(verifier["full_name"]))
+    _open_task(page, verify_id, "Перевірити за реєстрами: новий заклад")
+    expect(page.get_by_text("немає (код вільний)").first).to_be_visible()
+    # No comment typed here: the document to sign is then the one the panel opened with (a comment's
+    # rerun racing the download on a loaded machine would have the signature refused as over other data).
+    with page.expect_download() as download:
+        page.get_by_role("button", name="1. Завантажити документ рішення").click()
+    decision = tmp_path / "new-school-decision.p7s"
+    decision.write_bytes(system.sign(str(verifier["key"]), Path(download.value.path()).read_bytes()))
+    page.locator("input[type=file]").first.set_input_files(str(decision))
+    expect(page.get_by_role("button", name=f"Remove {decision.name}")).to_be_visible()
+    page.get_by_role("button", name="3. Ухвалити рішення").click()
+    expect(page.get_by_text("ухвалено й підписано")).to_be_visible()
+    _sign_out(page)
+    return process_id, request_id
+
+
+def test_a_new_school_from_the_ouo_admins_request_to_its_card(system: System, tmp_path: Path) -> None:
+    """ОУО admin files (form) → support accepts at triage (signed) → institute admin verifies and approves
+    (uploaded .p7s) → the school card exists and the requester's email arrived in the SMTP sink."""
+    from playwright.sync_api import sync_playwright
+
+    edrpou = _free_edrpou(system)
+    requester, agent = system.persons["hromada-admin-1"], system.persons["support"]
+    with sync_playwright() as playwright:
+        browser, page = _launch(playwright)
+        try:
+            process_id, request_id = _walk_through_new_school(page, system, edrpou, tmp_path)
+        except Exception:
+            _report_page(page, system)
+            raise
+        finally:
+            browser.close()
+
+    system.wait_until(
+        lambda: system.aikom("process", "show", str(process_id))["state"] in ("completed", "failed"),
+        "the new-school process finished",
+        120,
+        1.0,
+    )
+    shown = system.aikom("process", "show", str(process_id))
+    assert shown["state"] == "completed", shown
+    steps = {s["step_key"]: s for s in shown["steps"]}
+    assert steps["triage"]["decided_by_id"] == agent["person_id"]
+    assert steps["verify"]["decided_by_id"] == system.persons["ioa-admin-1"]["person_id"]
+    card = system.aikom("org", "show", edrpou)
+    assert (card["unit"]["name"], card["unit"]["level"]) == (NEW_SCHOOL_NAME, "school")
+    assert card["managing_body"]["id"] == requester["org_unit_id"]  # under the requesting ОУО
+    request = system.aikom("support", "show", str(request_id), "--as", str(agent["person_id"]))
+    assert request["request"]["state"] == "done"
+    assert request["process"]["state"] == "completed" and not request["process"]["live"]
+    system.wait_until(
+        lambda: any(
+            m["to"] == f"{requester['key']}@demo.aikom.local" and NEW_SCHOOL_NAME in m["subject"]
+            for m in system.aikom("mail", "list")
+        ),
+        "the requester's outcome email in the sink",
+        120,
+        1.0,
+    )
+    assert system.aikom("audit", "verify")["ok"]

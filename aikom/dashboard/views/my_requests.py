@@ -8,6 +8,7 @@ import streamlit as st
 from aikom.dashboard.context import show_error, unit_of_work
 from aikom.dashboard.labels import kyiv, plain
 from aikom.dashboard.navigation import open_page
+from aikom.dashboard.support_start import show_process
 from aikom.dashboard.support_widgets import act, actor_of, attachment_uploader, show_thread
 from aikom.models import SupportRequestType
 from aikom.services import org, support, support_queue
@@ -94,6 +95,7 @@ def _request(request_id: int) -> None:
     r = detail.request
     st.subheader(plain(f"#{r.id} {r.subject}"))
     st.text(f"Тип: {r.type_label} · стан: {r.state_label} · надійшло: {kyiv(r.created_at)}")
+    show_process(detail)
     show_thread(person, detail)
     with st.form("mr_reply", clear_on_submit=True):
         text = st.text_area("Ваше повідомлення", key="mr_reply_text")

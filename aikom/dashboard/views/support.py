@@ -8,6 +8,7 @@ import streamlit as st
 from aikom.dashboard.context import show_error, unit_of_work
 from aikom.dashboard.labels import kyiv, plain
 from aikom.dashboard.navigation import open_page
+from aikom.dashboard.support_start import file_for_person, show_process, start_process_control
 from aikom.dashboard.support_widgets import act, actor_of, show_thread
 from aikom.dashboard.widgets import oblast_filter
 from aikom.models import SupportPriority, SupportRequestState, SupportRequestType
@@ -22,6 +23,7 @@ request_id = int(requested) if requested and requested.isdigit() else None
 
 
 def _queue() -> None:
+    file_for_person(person)
     columns = st.columns(3)
     states = columns[0].multiselect(
         "Стан",
@@ -133,7 +135,12 @@ def _request(request_id: int) -> None:
     )
     if r.flag:
         st.warning("Відправник листа не є заявником звернення, у яке він відповідав. Перевірте, хто пише.")
+    show_process(detail)
+    start_process_control(person, detail)
     show_thread(person, detail)
+    if detail.history:
+        with st.expander("Історія звернення"):
+            st.text("\n".join(f"{kyiv(h.at)} · {h.actor} · {h.action_uk}" for h in detail.history))
 
     reply_tab, note_tab, triage_tab, assign_tab, finish_tab = st.tabs(
         ["Відповісти", "Нотатка", "Розгляд", "Виконавець", "Завершення"]
