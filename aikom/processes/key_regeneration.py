@@ -21,13 +21,16 @@ APPROVE_STEP = "approve"
 APPROVAL_DAYS = 3
 
 
+REASON_MAX_LENGTH = 400
+
+
 class KeyRegenerationParams(BaseModel):
     """Ask for a new API key of the requester's own account."""
 
     model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
 
     reason: RequiredText = Field(
-        description="Чому потрібен новий ключ API (втрачено, скомпрометовано…)", max_length=400
+        description="Чому потрібен новий ключ API (втрачено, скомпрометовано…)", max_length=REASON_MAX_LENGTH
     )
 
 
@@ -67,6 +70,7 @@ SPEC = ProcessSpec(
         {PersonRole.DIRECTOR, PersonRole.OBLAST_ADMIN, PersonRole.RAYON_ADMIN, PersonRole.HROMADA_ADMIN}
     ),
     form="aikom.dashboard.forms.ois_access:render_key_regeneration",
+    from_request="aikom.services.key_regeneration:params_from_request",
     who_may_start_uk=(
         "перегенерацію ключа API замовляє керівник закладу освіти або адміністратор ОУО — для власного "
         "облікового запису (заступник не замовляє); погоджує технічний адміністратор ІОА."

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -33,8 +34,15 @@ from aikom.models import (
     PersonState,
     Process,
     ProcessState,
+    SupportRequest,
 )
-from aikom.processes.key_regeneration import SPEC, TYPE, KeyRegenerationFacts, KeyRegenerationParams
+from aikom.processes.key_regeneration import (
+    REASON_MAX_LENGTH,
+    SPEC,
+    TYPE,
+    KeyRegenerationFacts,
+    KeyRegenerationParams,
+)
 from aikom.services import audit, keys
 from aikom.services.accounts import KEY_HOLDER_ROLES, keep_api_key_for_showing
 from aikom.services.outbox import enqueue
@@ -431,3 +439,10 @@ def regenerate_directly(
         moved_grant_ids=[],
         token=new.token,
     )
+
+
+def params_from_request(*, session: Session, request: SupportRequest) -> dict[str, Any]:
+    """A key regeneration started by the desk from a support request of type key_regeneration: the reason
+    is the request's subject and number (the desk may edit it in the form)."""
+    reason = f"Звернення до служби підтримки №{request.id}: {request.subject}".strip()
+    return {"reason": reason[:REASON_MAX_LENGTH]}

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aikom.models import (
+    Account,
     AuditEntry,
     MessageVisibility,
     OrgUnit,
@@ -25,7 +26,7 @@ from aikom.models import (
     SupportRequestType,
 )
 from aikom.processes import ProcessNotStartable
-from aikom.services import support, support_processes, support_queue
+from aikom.services import keys, support, support_processes, support_queue
 from aikom.services.new_school import fields_from_text
 from aikom.services.processes import show_process
 from aikom.services.support_processes import (
@@ -280,3 +281,34 @@ def test_the_desk_files_a_request_on_a_persons_behalf(session: Session, world: d
         )
     with pytest.raises(RequesterNotSelectable, match="Заявник: «Адмін ІОА»"):
         support_processes.filing_actor(session=session, actor=f.actor(agent), requester_id=world["ioa"].id)
+
+
+def test_a_key_regeneration_request_starts_the_key_process_with_its_reason_prefilled(
+    session: Session, world: dict[str, Person]
+) -> None:
+    agent, director = world["agent"], world["director"]
+    account = session.get(Account, director.account_id)
+    assert account is not None
+    keys.issue_account_keys(session=session, account=account, actor_label="test")
+    request = support.file_request(
+        session=session,
+        actor=f.actor(director),
+        type=SupportRequestType.KEY_REGENERATION,
+        subject="Ключ API потрапив до сторонньої ОІС",
+        body="Просимо деактивувати ключ API і згенерувати новий.",
+    )
+    form = support_processes.start_form(session=session, actor=f.actor(agent), request_id=request.id)
+    assert form.process_type == "key-regeneration"
+    assert form.params == {
+        "reason": f"Звернення до служби підтримки №{request.id}: Ключ API потрапив до сторонньої ОІС"
+    }
+
+    process = support_processes.start_from_request(
+        session=session, actor=f.actor(agent), request_id=request.id, params={}
+    )
+    session.refresh(request)
+    assert (process.type, process.requester_person_id, request.process_id) == (
+        "key-regeneration",
+        director.id,
+        process.id,
+    )
