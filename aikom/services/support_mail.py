@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from email import policy
 from email.message import EmailMessage as MimeMessage
 from email.parser import BytesParser
@@ -30,7 +31,7 @@ from html import unescape
 from html.parser import HTMLParser
 
 from pydantic import BaseModel
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -45,9 +46,10 @@ from aikom.models import (
     SupportIntake,
     SupportMessage,
     SupportRequest,
+    SupportRequestState,
     SupportRequestType,
 )
-from aikom.services import audit, support
+from aikom.services import audit, outbox, support
 from aikom.settings import Settings, get_settings
 
 TAG = re.compile(r"\[\s*(?:АІКОМ|AIKOM)\s*#\s*(\d{1,9})\s*\]", re.IGNORECASE)
@@ -114,6 +116,22 @@ class ParsedMail:
     auto_reason: str | None
     attachments: list[support.NewAttachment] = field(default_factory=list)
 
+    def addressed_to(self, address: str) -> bool:
+        """Whether the message is addressed to `address` (To, Cc or Delivered-To)."""
+        return address.lower() in self.recipients
+
+    @property
+    def thread_refs(self) -> list[str]:
+        """The Message-IDs that may name its thread, most telling first (In-Reply-To, then References from
+        the latest)."""
+        return [i for i in [self.in_reply_to, *reversed(self.references)] if i]
+
+    @property
+    def tag(self) -> int | None:
+        """The request number of the `[АІКОМ #N]` tag in the subject."""
+        found = TAG.search(self.subject)
+        return int(found.group(1)) if found else None
+
 
 def auto_reply_reason(message: MimeMessage, sender: str | None) -> str | None:
     """Why a message is an auto-reply or a bounce (None: a person wrote it)."""
@@ -179,13 +197,7 @@ def parse(raw: bytes) -> ParsedMail:
     message_ids = _ids(message.get("Message-ID"))
     message_id = message_ids[0] if message_ids else None
     key = message_id or f"sha256:{hashlib.sha256(raw).hexdigest()}"
-    recipients = [
-        a.lower()
-        for _, a in getaddresses(
-            [str(v) for name in ("To", "Cc", "Delivered-To") for v in message.get_all(name, [])]
-        )
-        if a
-    ]
+    recipients = _recipients(message)
     in_reply_to = _ids(message.get("In-Reply-To"))
     return ParsedMail(
         message_key=key[:998],
@@ -201,11 +213,16 @@ def parse(raw: bytes) -> ParsedMail:
     )
 
 
+def _recipients(message: MimeMessage) -> list[str]:
+    values = [str(v) for name in ("To", "Cc", "Delivered-To") for v in message.get_all(name, [])]
+    return [a.lower() for _, a in getaddresses(values) if a]
+
+
 def is_addressed_to(raw: bytes, address: str) -> bool:
     """Whether a message is addressed to `address` (To, Cc or Delivered-To)."""
     message = BytesParser(policy=policy.default).parsebytes(raw, headersonly=True)
-    values = [str(v) for name in ("To", "Cc", "Delivered-To") for v in message.get_all(name, [])]
-    return address.lower() in {a.lower() for _, a in getaddresses(values)}
+    assert isinstance(message, MimeMessage)
+    return address.lower() in _recipients(message)
 
 
 def clean_subject(subject: str) -> str:
@@ -214,6 +231,14 @@ def clean_subject(subject: str) -> str:
 
 
 # --- ingest ----------------------------------------------------------------------------------------------
+#
+# One path for one message and for many: `ingest` is `ingest_many` of one. A batch is written with a handful
+# of statements whatever its size: the claim (one INSERT … ON CONFLICT DO NOTHING RETURNING), the senders'
+# persons (one query), per wave the threads (two queries) and bulk inserts of requests, messages, files and
+# acknowledgements, and the audit entries at the end (one lock, one insert). Every decision is taken message
+# by message in arrival order on the rows as they stand, exactly as one message after another would be; a
+# message whose thread may be a request or a message of the same batch waits for the next wave, so that it
+# finds it as it would have.
 
 
 class IngestOutcome(BaseModel):
@@ -225,152 +250,410 @@ class IngestOutcome(BaseModel):
     reopened: bool = False
 
 
-def _person_for(session: Session, address: str) -> Person | None:
-    return session.scalars(
-        select(Person)
-        .where(func.lower(Person.email) == address, Person.state != PersonState.INACTIVE)
+DUPLICATE = IngestOutcome(outcome="duplicate", reason="повідомлення вже прийнято")
+
+
+def aside_reason(mail: ParsedMail, settings: Settings) -> tuple[IntakeOutcome, str] | None:
+    """Why a message opens nothing and is kept aside (None: it goes to a request)."""
+    if mail.sender is None:
+        return IntakeOutcome.REJECTED, "лист без коректної адреси відправника (From)"
+    if mail.auto_reason is not None:
+        return IntakeOutcome.AUTO_REPLY, mail.auto_reason
+    if mail.sender == settings.support_address.lower():
+        return IntakeOutcome.AUTO_REPLY, "лист від адреси самої служби підтримки"
+    return None
+
+
+def persons_for(session: Session, addresses: Iterable[str]) -> dict[str, Person]:
+    """The person each address belongs to (lower-case addresses): an active one before a pending one, the
+    oldest first; inactive people are never linked."""
+    wanted = sorted(set(addresses))
+    if not wanted:
+        return {}
+    email = func.lower(Person.email)
+    found: dict[str, Person] = {}
+    rows = session.execute(
+        select(email, Person)
+        .where(email.in_(wanted), Person.state != PersonState.INACTIVE)
         .order_by(case((Person.state == PersonState.ACTIVE, 0), else_=1), Person.id)
-        .limit(1)
-    ).first()
+    ).tuples()
+    for address, person in rows:
+        found.setdefault(address, person)
+    return found
 
 
-def _thread(session: Session, mail: ParsedMail) -> SupportRequest | None:
-    ids = [i for i in [mail.in_reply_to, *reversed(mail.references)] if i]
-    if ids:
-        request_id = session.scalars(
-            select(SupportMessage.request_id).where(SupportMessage.message_id.in_(ids)).limit(1)
-        ).first()
-        if request_id is not None:
-            return session.get(SupportRequest, request_id)
-    tag = TAG.search(mail.subject)
-    return session.get(SupportRequest, int(tag.group(1))) if tag else None
-
-
-def _claim(session: Session, mail: ParsedMail, source: str) -> int | None:
-    """Record the message in the intake; None when it was taken before."""
-    return session.scalars(
-        insert(SupportIntake)
-        .values(
-            message_key=mail.message_key,
-            source=source,
-            outcome=IntakeOutcome.REJECTED.value,
-            sender=mail.sender[:320] if mail.sender else None,
+def _claim(
+    session: Session, mails: Sequence[tuple[bytes, ParsedMail]], source: str, settings: Settings
+) -> dict[str, int]:
+    """Record the messages in the intake (what opens nothing with its outcome and raw bytes at once); the
+    intake row of each message not taken before, by message key."""
+    rows = []
+    for raw, mail in mails:
+        aside = aside_reason(mail, settings)
+        rows.append(
+            {
+                "message_key": mail.message_key,
+                "source": source,
+                "outcome": aside[0] if aside else IntakeOutcome.REJECTED,  # until it is placed
+                "reason": aside[1] if aside else None,
+                "raw": raw if aside else None,
+                "sender": mail.sender[:320] if mail.sender else None,
+            }
         )
+    if not rows:
+        return {}
+    claimed = session.execute(
+        insert(SupportIntake)
+        .values(rows)
         .on_conflict_do_nothing(index_elements=[SupportIntake.message_key])
-        .returning(SupportIntake.id)
-    ).first()
+        .returning(SupportIntake.message_key, SupportIntake.id)
+    ).tuples()
+    return dict(claimed.all())
+
+
+@dataclass
+class _Placed:
+    """One message on its way to a request: what it opens or where it goes, and what it writes."""
+
+    index: int
+    mail: ParsedMail
+    intake_id: int
+    actor: Actor
+    request: SupportRequest | None = None  # where it ends
+    message: SupportMessage | None = None  # the requester's message
+    files: list[support.AcceptedAttachment] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+    opened: bool = False
+    reopened: bool = False
+    acknowledge: bool = False
+    # audit entries, built once the ids are known: (action, request, state then, details)
+    events: list[tuple[str, SupportRequest, SupportRequestState, dict[str, object]]] = field(
+        default_factory=list
+    )
+    mismatch_of: SupportRequest | None = None
+    reason: str | None = None
 
 
 def ingest(
     *, session: Session, raw: bytes, source: str = "api", settings: Settings | None = None
 ) -> IngestOutcome:
     """Take one inbound message: append it to its request, open a new one, or keep it aside."""
+    return ingest_many(session=session, raws=[raw], source=source, settings=settings)[0]
+
+
+def ingest_many(
+    *,
+    session: Session,
+    raws: Sequence[bytes],
+    source: str = "api",
+    settings: Settings | None = None,
+    parsed: Sequence[ParsedMail] | None = None,
+) -> list[IngestOutcome]:
+    """Take many inbound messages in the caller's transaction, in order; what each came to, in order.
+
+    `parsed`: the messages already parsed (by the caller that filtered them), one per raw message.
+    Any failure raises and leaves the batch to the caller to roll back (a savepoint) and retry message by
+    message; nothing is half-written."""
     settings = settings or get_settings()
-    mail = parse(raw)
-    intake_id = _claim(session, mail, source)
-    if intake_id is None:
-        return IngestOutcome(outcome="duplicate", reason="повідомлення вже прийнято")
-    intake = session.get_one(SupportIntake, intake_id)
-    mail_actor = Actor.system(f"{mail.sender or 'невідомий відправник'} (ел. пошта)")
-
-    def aside(outcome: IntakeOutcome, reason: str) -> IngestOutcome:
-        intake.outcome, intake.reason, intake.raw = outcome, reason, raw
-        audit.record(
-            session=session,
-            action=f"support.mail_{outcome.value}",
-            object_type="support_intake",
-            object_id=intake.id,
-            details={"reason": reason, "message_key": mail.message_key},
-            actor=mail_actor,
+    mails = list(parsed) if parsed is not None else [parse(raw) for raw in raws]
+    outcomes: list[IngestOutcome] = [DUPLICATE] * len(mails)
+    first: dict[str, int] = {}
+    for index, mail in enumerate(mails):
+        first.setdefault(mail.message_key, index)  # a second copy in the same batch is a duplicate too
+    claimed = _claim(session, [(raws[i], mails[i]) for i in first.values()], source, settings)
+    events: list[audit.Event] = []
+    placing: list[_Placed] = []
+    for key, index in first.items():
+        intake_id = claimed.get(key)
+        if intake_id is None:
+            continue
+        mail = mails[index]
+        aside = aside_reason(mail, settings)
+        if aside is not None:
+            outcome, reason = aside
+            events.append(
+                audit.Event(
+                    action=f"support.mail_{outcome.value}",
+                    object_type="support_intake",
+                    object_id=intake_id,
+                    details={"reason": reason, "message_key": mail.message_key},
+                    actor=Actor.system(f"{mail.sender or 'невідомий відправник'} (ел. пошта)"),
+                )
+            )
+            outcomes[index] = IngestOutcome(outcome=outcome.value, reason=reason)
+        else:
+            placing.append(_Placed(index=index, mail=mail, intake_id=intake_id, actor=Actor.system("-")))
+    if placing:
+        persons = persons_for(session, [p.mail.sender for p in placing if p.mail.sender])
+        remaining = placing
+        while remaining:
+            wave = _next_wave(session, settings, remaining, persons)
+            _write_wave(session, settings, wave, events)
+            remaining = remaining[len(wave) :]
+        session.execute(
+            update(SupportIntake),
+            [
+                {
+                    "id": p.intake_id,
+                    "outcome": IntakeOutcome.OPENED if p.opened else IntakeOutcome.APPENDED,
+                    "request_id": p.request.id if p.request else None,
+                }
+                for p in placing
+            ],
         )
-        return IngestOutcome(outcome=outcome.value, reason=reason)
+        for p in placing:
+            assert p.request is not None
+            outcomes[p.index] = IngestOutcome(
+                outcome="opened" if p.opened else "appended",
+                request_id=p.request.id,
+                reason=p.reason,
+                reopened=p.reopened,
+            )
+    audit.record_many(session=session, events=events)
+    return outcomes
 
-    if mail.sender is None:
-        return aside(IntakeOutcome.REJECTED, "лист без коректної адреси відправника (From)")
-    if mail.auto_reason is not None:
-        return aside(IntakeOutcome.AUTO_REPLY, mail.auto_reason)
-    if mail.sender == settings.support_address.lower():
-        return aside(IntakeOutcome.AUTO_REPLY, "лист від адреси самої служби підтримки")
 
-    person = _person_for(session, mail.sender)
-    actor = Actor(
+def _next_wave(
+    session: Session, settings: Settings, remaining: list[_Placed], persons: dict[str, Person]
+) -> list[_Placed]:
+    """Decide where the next messages go, in order, until one whose thread may be in this very wave (it names
+    a Message-ID of the wave, or a request number not yet known): that one starts the next wave."""
+    refs = {ref for p in remaining for ref in p.mail.thread_refs}
+    by_message: dict[str, int] = {}
+    if refs:
+        found = session.execute(
+            select(SupportMessage.message_id, SupportMessage.request_id).where(
+                SupportMessage.message_id.in_(sorted(refs))
+            )
+        ).tuples()
+        by_message = {m: r for m, r in found if m}
+    thread_ids: list[int | None] = []
+    for p in remaining:
+        by_ref = next((by_message[r] for r in p.mail.thread_refs if r in by_message), None)
+        thread_ids.append(by_ref if by_ref is not None else p.mail.tag)
+    wanted = sorted({i for i in thread_ids if i is not None})
+    threads: dict[int, SupportRequest] = {}
+    if wanted:
+        threads = {
+            r.id: r
+            for r in session.scalars(
+                select(SupportRequest).where(SupportRequest.id.in_(wanted)).with_for_update()
+            )
+        }
+    wave: list[_Placed] = []
+    in_wave: set[str] = set()
+    for p, thread_id in zip(remaining, thread_ids, strict=True):
+        mail = p.mail
+        if wave and (
+            in_wave.intersection(mail.thread_refs) or (thread_id is not None and thread_id not in threads)
+        ):
+            break
+        if mail.message_id:
+            in_wave.add(mail.message_id)
+        _decide(session, settings, p, persons, threads.get(thread_id) if thread_id is not None else None)
+        wave.append(p)
+    return wave
+
+
+def _decide(
+    session: Session,
+    settings: Settings,
+    placed: _Placed,
+    persons: dict[str, Person],
+    thread: SupportRequest | None,
+) -> None:
+    """Where one message goes: appended to its thread (the thread's requester wrote it), a new request linked
+    to a thread finished too long ago, a new request flagged `sender_mismatch` (someone else claims the
+    thread), or a new request."""
+    mail = placed.mail
+    assert mail.sender is not None
+    person = persons.get(mail.sender)
+    placed.actor = Actor(
         person_id=person.id if person else None,
         label=f"{person.full_name if person else mail.sender} (ел. пошта)",
     )
     body = mail.body or "(лист без тексту)"
-    thread = _thread(session, mail)
-    common = {
-        "body": body,
-        "attachments": mail.attachments,
-        "strict_attachments": False,
-        "message_id": mail.message_id,
-        "in_reply_to": mail.in_reply_to,
-        "settings": settings,
-    }
+    placed.files, placed.refused = support.screen_attachments(mail.attachments, settings, strict=False)
     if thread is not None and support.is_requester(session, thread, person_id=None, address=mail.sender):
-        result = support.add_requester_message(
-            session=session,
-            actor=actor,
-            request_id=thread.id,
-            author_person_id=person.id if person else None,
-            author_email=mail.sender,
-            **common,  # type: ignore[arg-type]
-        )
-        intake.outcome = IntakeOutcome.OPENED if result.opened_new else IntakeOutcome.APPENDED
-        intake.request_id = result.request.id
-        return IngestOutcome(
-            outcome=intake.outcome.value, request_id=result.request.id, reopened=result.reopened
-        )
-    request = support.open_request(
-        session=session,
-        actor=actor,
-        type=SupportRequestType.QUESTION,
-        subject=clean_subject(mail.subject),
-        channel=SupportChannel.EMAIL,
-        requester_person_id=person.id if person else None,
-        requester_email=mail.sender,
-        org_unit_id=person.org_unit_id if person else None,
-        linked_request_id=thread.id if thread is not None else None,
-        flag=SENDER_MISMATCH if thread is not None else None,
-        acknowledge=thread is None,  # no backscatter to an address that claimed someone else's thread
-        **common,  # type: ignore[arg-type]
-    )
-    intake.outcome, intake.request_id = IntakeOutcome.OPENED, request.id
-    if thread is None:
-        return IngestOutcome(outcome="opened", request_id=request.id)
-    _mismatch_notes(session, actor, thread, request, mail.sender)
-    return IngestOutcome(outcome="opened", request_id=request.id, reason=SENDER_MISMATCH)
-
-
-def _mismatch_notes(
-    session: Session, actor: Actor, thread: SupportRequest, request: SupportRequest, sender: str
-) -> None:
-    for target, text in (
-        (
-            request,
-            f"Лист надійшов як відповідь у звернення №{thread.id}, але відправник {sender} — не заявник того "
-            "звернення. Його не додано до звернення; перевірте, хто пише.",
-        ),
-        (
-            thread,
-            f"Лист від {sender}, що не є заявником, надійшов як відповідь у це звернення; його не додано, "
-            f"а зареєстровано окремо як звернення №{request.id}.",
-        ),
-    ):
-        session.add(
-            SupportMessage(
-                request_id=target.id,
-                direction=MessageDirection.OUT,
-                visibility=MessageVisibility.INTERNAL,
-                body=text,
+        if not support.reopen_expired(thread, settings):
+            before, placed.reopened = support.after_requester_message(thread)
+            placed.request = thread
+            placed.message = support.build_message(
+                thread.id,
+                direction=MessageDirection.IN,
+                visibility=MessageVisibility.PUBLIC,
+                body=body,
+                author_person_id=person.id if person else None,
+                author_email=mail.sender,
+                message_id=mail.message_id,
+                in_reply_to=mail.in_reply_to,
             )
+            placed.events.append(
+                (
+                    "reopened" if placed.reopened else "requester_message",
+                    thread,
+                    thread.state,
+                    {"previous_state": before.value},
+                )
+            )
+            if placed.refused:
+                dropped: dict[str, object] = {"refused": placed.refused}
+                placed.events.append(("attachment_dropped", thread, thread.state, dropped))
+            return
+        _open(  # the thread finished too long ago: a new request continues it
+            placed,
+            body,
+            support.build_request(
+                type=thread.type,
+                subject=thread.subject,
+                body=body,
+                channel=thread.channel,
+                requester_person_id=thread.requester_person_id,
+                requester_email=thread.requester_email,
+                org_unit_id=thread.org_unit_id,
+                linked_request_id=thread.id,
+            ),
+            acknowledge=True,
         )
-    session.flush()
-    audit.record(
-        session=session,
-        action="support.sender_mismatch",
-        object_type="support_request",
-        object_id=thread.id,
-        details={"sender": sender, "new_request_id": request.id},
-        actor=actor,
+        return
+    _open(
+        placed,
+        body,
+        support.build_request(
+            type=SupportRequestType.QUESTION,
+            subject=clean_subject(mail.subject),
+            body=body,
+            channel=SupportChannel.EMAIL,
+            requester_person_id=person.id if person else None,
+            requester_email=mail.sender,
+            org_unit_id=person.org_unit_id if person else None,
+            linked_request_id=thread.id if thread is not None else None,
+            flag=SENDER_MISMATCH if thread is not None else None,
+        ),
+        acknowledge=thread is None,  # no backscatter to an address that claimed someone else's thread
     )
+    if thread is not None:
+        placed.mismatch_of = thread
+        placed.reason = SENDER_MISMATCH
+
+
+def _open(placed: _Placed, body: str, request: SupportRequest, *, acknowledge: bool) -> None:
+    """A new request with the message as its first (what `support.open_request` writes, for a batch)."""
+    placed.request, placed.opened, placed.acknowledge = request, True, acknowledge
+    placed.message = support.build_message(
+        0,  # its request's number once it has one
+        direction=MessageDirection.IN,
+        visibility=MessageVisibility.PUBLIC,
+        body=body,
+        author_person_id=request.requester_person_id,
+        author_email=request.requester_email,
+        message_id=placed.mail.message_id,
+        in_reply_to=placed.mail.in_reply_to,
+    )
+    placed.events.append(
+        (
+            "opened",
+            request,
+            request.state,
+            {
+                "type": request.type.value,
+                "channel": request.channel.value,
+                "linked_request_id": request.linked_request_id,
+                "flag": request.flag,
+            },
+        )
+    )
+    if placed.refused:
+        placed.events.append(("attachment_dropped", request, request.state, {"refused": placed.refused}))
+
+
+def _mismatch_notes(sender: str, thread: SupportRequest, request: SupportRequest) -> list[SupportMessage]:
+    """The internal notes on both requests when someone who is not the requester writes into a thread."""
+    return [
+        support.build_message(
+            target.id, direction=MessageDirection.OUT, visibility=MessageVisibility.INTERNAL, body=text
+        )
+        for target, text in (
+            (
+                request,
+                f"Лист надійшов як відповідь у звернення №{thread.id}, але відправник {sender} — не заявник "
+                "того звернення. Його не додано до звернення; перевірте, хто пише.",
+            ),
+            (
+                thread,
+                f"Лист від {sender}, що не є заявником, надійшов як відповідь у це звернення; його не "
+                f"додано, а зареєстровано окремо як звернення №{request.id}.",
+            ),
+        )
+    ]
+
+
+def _write_wave(session: Session, settings: Settings, wave: list[_Placed], events: list[audit.Event]) -> None:
+    """Write what the wave decided, in bulk: the new requests (numbered in arrival order), the messages and
+    notes, the files, the acknowledgements with their emails; the state changes of the threads go with
+    them. Its audit entries join `events`, in order."""
+    session.add_all(p.request for p in wave if p.opened and p.request is not None)
+    session.flush()
+    acks: list[tuple[_Placed, SupportMessage]] = []
+    for p in wave:
+        assert p.request is not None and p.message is not None
+        p.message.request_id = p.request.id
+        session.add(p.message)
+        if p.refused:
+            session.add(support.build_dropped_note(p.request, p.refused))
+        if p.acknowledge:
+            ack = support.build_ack(settings, p.request)
+            session.add(ack)
+            acks.append((p, ack))
+        if p.mismatch_of is not None:
+            assert p.mail.sender is not None
+            session.add_all(_mismatch_notes(p.mail.sender, p.mismatch_of, p.request))
+    session.flush()
+    session.add_all(
+        support.build_attachment(p.request.id, p.message.id, file)
+        for p in wave
+        if p.request is not None and p.message is not None
+        for file in p.files
+    )
+    mails: list[tuple[SupportMessage, outbox.Outgoing]] = []
+    for p, ack in acks:
+        assert p.request is not None and p.message is not None
+        ack.message_id = support.reply_message_id(p.request.id, ack.id, settings)
+        to_address = support.requester_address(session, p.request)
+        if not to_address or to_address.lower() == settings.support_address.lower():
+            continue  # never mail the desk itself (a loop)
+        first = p.message.message_id
+        mail = support.public_mail(
+            settings,
+            p.request,
+            ack,
+            to_address=to_address,
+            earlier=[first] if first else [],
+            inbound=first,
+            kind="ack",
+        )
+        mails.append((ack, mail))
+    outbox_ids = outbox.enqueue_many(
+        session=session, template=support.PUBLIC_TEMPLATE, messages=[m for _, m in mails], settings=settings
+    )
+    for ack, mail in mails:
+        ack.in_reply_to = (mail.headers or {}).get("In-Reply-To")
+        ack.outbox_id = outbox_ids[mail.idempotency_key]
+    session.flush()
+    for p in wave:
+        assert p.request is not None and p.message is not None
+        for action, request, state, details in p.events:
+            if action in ("reopened", "requester_message"):
+                details = {"message_id": p.message.id, **details}
+            event = support.audit_event(action, request.id, state, **details)
+            events.append(replace(event, actor=p.actor))
+        if p.mismatch_of is not None:
+            events.append(
+                audit.Event(
+                    action="support.sender_mismatch",
+                    object_type="support_request",
+                    object_id=p.mismatch_of.id,
+                    details={"sender": p.mail.sender, "new_request_id": p.request.id},
+                    actor=p.actor,
+                )
+            )
