@@ -26,9 +26,12 @@ from dataclasses import dataclass, field, replace
 from email import policy
 from email.message import EmailMessage as MimeMessage
 from email.parser import BytesParser
+from email.policy import EmailPolicy
 from email.utils import getaddresses, parseaddr
+from functools import lru_cache
 from html import unescape
 from html.parser import HTMLParser
+from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import case, func, select, update
@@ -184,21 +187,39 @@ def _ids(value: object) -> list[str]:
     return _MESSAGE_ID.findall(str(value or ""))
 
 
+class _MemoPolicy(EmailPolicy):
+    """`policy.default` whose parsed header values are remembered: a message asks for its Content-Type a
+    dozen times while its parts are walked, and most messages carry the same few Content-Type values, so
+    parsing each once is most of the cost of a message. Header objects are immutable, so sharing is safe."""
+
+    def header_fetch_parse(self, name: str, value: str) -> Any:
+        if hasattr(value, "name"):
+            return value
+        return _parsed_header(name, value)
+
+
+@lru_cache(maxsize=8192)
+def _parsed_header(name: str, value: str) -> Any:
+    return policy.default.header_fetch_parse(name, value)
+
+
+_POLICY = _MemoPolicy()
+
+
 def parse(raw: bytes) -> ParsedMail:
     """Parse one raw message (stdlib `email`, `policy=default`)."""
-    message = BytesParser(policy=policy.default).parsebytes(raw)
+    message = BytesParser(policy=_POLICY).parsebytes(raw)
     assert isinstance(message, MimeMessage)
-    try:
-        from_header = str(message.get("From", ""))
-    except (ValueError, TypeError):
-        from_header = ""
-    address = parseaddr(from_header)[1].strip()
+    # The address, the Message-IDs: read from the headers as they came (neither is ever an encoded word;
+    # the display name is not needed) — parsing them into header objects is the costliest part of a message.
+    raw_headers = _raw_headers(message, ("from", "message-id", "in-reply-to", "references"))
+    address = parseaddr(raw_headers.get("from", ""))[1].strip()
     sender = address.lower() if re.fullmatch(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+", address) else None
-    message_ids = _ids(message.get("Message-ID"))
+    message_ids = _ids(raw_headers.get("message-id"))
     message_id = message_ids[0] if message_ids else None
     key = message_id or f"sha256:{hashlib.sha256(raw).hexdigest()}"
     recipients = _recipients(message)
-    in_reply_to = _ids(message.get("In-Reply-To"))
+    in_reply_to = _ids(raw_headers.get("in-reply-to"))
     return ParsedMail(
         message_key=key[:998],
         message_id=message_id[:998] if message_id else None,
@@ -206,11 +227,23 @@ def parse(raw: bytes) -> ParsedMail:
         subject=" ".join(str(message.get("Subject", "")).split()),
         body=_body(message),
         in_reply_to=in_reply_to[0] if in_reply_to else None,
-        references=_ids(message.get("References")),
+        references=_ids(raw_headers.get("references")),
         recipients=recipients,
         auto_reason=auto_reply_reason(message, sender),
         attachments=_attachments(message),
     )
+
+
+def _raw_headers(message: MimeMessage, names: Sequence[str]) -> dict[str, str]:
+    """The first value of each named header as it came (unfolded), by lower-case name."""
+    found: dict[str, str] = {}
+    for name, value in message.raw_items():
+        key = name.lower()
+        if key in names and key not in found:
+            text = str(value).replace("\r", "").replace("\n", "")
+            # 8-bit bytes arrive surrogate-escaped: read them as UTF-8 (never stored as surrogates)
+            found[key] = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return found
 
 
 def _recipients(message: MimeMessage) -> list[str]:
@@ -220,7 +253,7 @@ def _recipients(message: MimeMessage) -> list[str]:
 
 def is_addressed_to(raw: bytes, address: str) -> bool:
     """Whether a message is addressed to `address` (To, Cc or Delivered-To)."""
-    message = BytesParser(policy=policy.default).parsebytes(raw, headersonly=True)
+    message = BytesParser(policy=_POLICY).parsebytes(raw, headersonly=True)
     assert isinstance(message, MimeMessage)
     return address.lower() in _recipients(message)
 
