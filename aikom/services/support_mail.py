@@ -449,8 +449,10 @@ def ingest_many(
 def _next_wave(
     session: Session, settings: Settings, remaining: list[_Placed], persons: dict[str, Person]
 ) -> list[_Placed]:
-    """Decide where the next messages go, in order, until one whose thread may be in this very wave (it names
-    a Message-ID of the wave, or a request number not yet known): that one starts the next wave."""
+    """Decide where the next messages go, in order. A message whose thread is a message of this very wave
+    finds it there, as it would have found it in the database; a message that names a request number not
+    yet known (perhaps a request of this wave), or that claims a request of this wave from another sender,
+    starts the next wave (the number must be known first)."""
     refs = {ref for p in remaining for ref in p.mail.thread_refs}
     by_message: dict[str, int] = {}
     if refs:
@@ -460,30 +462,44 @@ def _next_wave(
             )
         ).tuples()
         by_message = {m: r for m, r in found if m}
-    thread_ids: list[int | None] = []
-    for p in remaining:
-        by_ref = next((by_message[r] for r in p.mail.thread_refs if r in by_message), None)
-        thread_ids.append(by_ref if by_ref is not None else p.mail.tag)
-    wanted = sorted({i for i in thread_ids if i is not None})
+    wanted = set(by_message.values()) | {p.mail.tag for p in remaining if p.mail.tag is not None}
     threads: dict[int, SupportRequest] = {}
     if wanted:
         threads = {
             r.id: r
             for r in session.scalars(
-                select(SupportRequest).where(SupportRequest.id.in_(wanted)).with_for_update()
+                select(SupportRequest).where(SupportRequest.id.in_(sorted(wanted))).with_for_update()
             )
         }
     wave: list[_Placed] = []
-    in_wave: set[str] = set()
-    for p, thread_id in zip(remaining, thread_ids, strict=True):
+    in_wave: dict[str, _Placed] = {}  # the wave's messages by Message-ID
+    for p in remaining:
         mail = p.mail
-        if wave and (
-            in_wave.intersection(mail.thread_refs) or (thread_id is not None and thread_id not in threads)
+        thread: SupportRequest | None = None
+        for ref in mail.thread_refs:
+            if ref in by_message:
+                thread = threads[by_message[ref]]
+                break
+            if ref in in_wave:
+                thread = in_wave[ref].request
+                break
+        else:
+            if mail.tag is not None:
+                thread = threads.get(mail.tag)
+                if thread is None and wave:
+                    break  # perhaps a request of this wave: known once the wave is written
+        if (
+            wave
+            and thread is not None
+            and thread.id is None
+            and not (
+                mail.sender and support.is_requester(session, thread, person_id=None, address=mail.sender)
+            )
         ):
-            break
+            break  # the new request links to this wave's request: its number must be known first
+        _decide(session, settings, p, persons, thread)
         if mail.message_id:
-            in_wave.add(mail.message_id)
-        _decide(session, settings, p, persons, threads.get(thread_id) if thread_id is not None else None)
+            in_wave[mail.message_id] = p
         wave.append(p)
     return wave
 
