@@ -34,12 +34,13 @@ from html.parser import HTMLParser
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import case, func, select, update
+from sqlalchemy import Table, case, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from aikom.core.actor import Actor
 from aikom.models import (
+    Base,
     IntakeOutcome,
     MessageDirection,
     MessageVisibility,
@@ -315,31 +316,37 @@ def persons_for(session: Session, addresses: Iterable[str]) -> dict[str, Person]
     return found
 
 
+# One INSERT for the whole batch whatever its size (arrays, not a parameter per value): the messages not
+# taken before come back with their intake rows.
+_CLAIM = text(
+    "INSERT INTO support_intake (message_key, source, outcome, reason, raw, sender) "
+    "SELECT t.message_key, :source, t.outcome, t.reason, t.raw, t.sender FROM unnest("
+    "CAST(:keys AS varchar[]), CAST(:outcomes AS varchar[]), CAST(:reasons AS text[]), "
+    "CAST(:raws AS bytea[]), CAST(:senders AS varchar[])"
+    ") WITH ORDINALITY AS t(message_key, outcome, reason, raw, sender, n) ORDER BY t.n "
+    "ON CONFLICT (message_key) DO NOTHING RETURNING message_key, id"
+)
+
+
 def _claim(
     session: Session, mails: Sequence[tuple[bytes, ParsedMail]], source: str, settings: Settings
 ) -> dict[str, int]:
     """Record the messages in the intake (what opens nothing with its outcome and raw bytes at once); the
     intake row of each message not taken before, by message key."""
-    rows = []
-    for raw, mail in mails:
-        aside = aside_reason(mail, settings)
-        rows.append(
-            {
-                "message_key": mail.message_key,
-                "source": source,
-                "outcome": aside[0] if aside else IntakeOutcome.REJECTED,  # until it is placed
-                "reason": aside[1] if aside else None,
-                "raw": raw if aside else None,
-                "sender": mail.sender[:320] if mail.sender else None,
-            }
-        )
-    if not rows:
+    if not mails:
         return {}
+    asides = [aside_reason(mail, settings) for _, mail in mails]
     claimed = session.execute(
-        insert(SupportIntake)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=[SupportIntake.message_key])
-        .returning(SupportIntake.message_key, SupportIntake.id)
+        _CLAIM,
+        {
+            "source": source,
+            "keys": [mail.message_key for _, mail in mails],
+            # what goes to a request is `rejected` until it is placed (in the same transaction)
+            "outcomes": [(a[0] if a else IntakeOutcome.REJECTED).value for a in asides],
+            "reasons": [a[1] if a else None for a in asides],
+            "raws": [raw if a else None for (raw, _), a in zip(mails, asides, strict=True)],
+            "senders": [mail.sender[:320] if mail.sender else None for _, mail in mails],
+        },
     ).tuples()
     return dict(claimed.all())
 
@@ -637,33 +644,60 @@ def _mismatch_notes(sender: str, thread: SupportRequest, request: SupportRequest
     ]
 
 
+_NEW_IDS = text(
+    "SELECT ARRAY(SELECT nextval(pg_get_serial_sequence('support_request', 'id')) "
+    "FROM generate_series(1, :requests)), "
+    "ARRAY(SELECT nextval(pg_get_serial_sequence('support_message', 'id')) "
+    "FROM generate_series(1, :messages))"
+)
+
+
+def _insert(session: Session, rows: Sequence[Base]) -> None:
+    """Insert built rows of one table in one statement (their ids given, or left to the database)."""
+    if not rows:
+        return
+    table = rows[0].__table__
+    assert isinstance(table, Table)
+    columns = [
+        c
+        for c in table.columns
+        if c.server_default is None and not (c.primary_key and getattr(rows[0], c.key) is None)
+    ]
+    values = [{c.key: getattr(row, c.key) for c in columns} for row in rows]
+    for c in columns:
+        if c.default is not None and any(v[c.key] is None for v in values):
+            raise ValueError(f"{table.name}.{c.key} must be set on a built row")  # a programming error
+    session.execute(insert(table), values)
+
+
 def _write_wave(session: Session, settings: Settings, wave: list[_Placed], events: list[audit.Event]) -> None:
     """Write what the wave decided, in bulk: the new requests (numbered in arrival order), the messages and
     notes, the files, the acknowledgements with their emails; the state changes of the threads go with
     them. Its audit entries join `events`, in order."""
-    session.add_all(p.request for p in wave if p.opened and p.request is not None)
-    session.flush()
+    opened = [p.request for p in wave if p.opened and p.request is not None]
+    count = sum(1 + bool(p.refused) + p.acknowledge + (2 if p.mismatch_of is not None else 0) for p in wave)
+    request_ids, message_ids = session.execute(_NEW_IDS, {"requests": len(opened), "messages": count}).one()
+    for request, number in zip(opened, sorted(request_ids), strict=True):
+        request.id = number  # the numbers in arrival order
+    next_id = iter(sorted(message_ids)).__next__
+    messages: list[SupportMessage] = []
     acks: list[tuple[_Placed, SupportMessage]] = []
     for p in wave:
         assert p.request is not None and p.message is not None
         p.message.request_id = p.request.id
-        session.add(p.message)
+        thread_messages = [p.message]
         if p.refused:
-            session.add(support.build_dropped_note(p.request, p.refused))
+            thread_messages.append(support.build_dropped_note(p.request, p.refused))
         if p.acknowledge:
             ack = support.build_ack(settings, p.request)
-            session.add(ack)
+            thread_messages.append(ack)
             acks.append((p, ack))
         if p.mismatch_of is not None:
             assert p.mail.sender is not None
-            session.add_all(_mismatch_notes(p.mail.sender, p.mismatch_of, p.request))
-    session.flush()
-    session.add_all(
-        support.build_attachment(p.request.id, p.message.id, file)
-        for p in wave
-        if p.request is not None and p.message is not None
-        for file in p.files
-    )
+            thread_messages += _mismatch_notes(p.mail.sender, p.mismatch_of, p.request)
+        for message in thread_messages:
+            message.id = next_id()
+        messages += thread_messages
     mails: list[tuple[SupportMessage, outbox.Outgoing]] = []
     for p, ack in acks:
         assert p.request is not None and p.message is not None
@@ -688,7 +722,18 @@ def _write_wave(session: Session, settings: Settings, wave: list[_Placed], event
     for ack, mail in mails:
         ack.in_reply_to = (mail.headers or {}).get("In-Reply-To")
         ack.outbox_id = outbox_ids[mail.idempotency_key]
-    session.flush()
+    session.flush()  # the threads' new states
+    _insert(session, opened)
+    _insert(session, messages)
+    _insert(
+        session,
+        [
+            support.build_attachment(p.request.id, p.message.id, file)
+            for p in wave
+            if p.request is not None and p.message is not None
+            for file in p.files
+        ],
+    )
     for p in wave:
         assert p.request is not None and p.message is not None
         for action, request, state, details in p.events:
