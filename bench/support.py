@@ -154,6 +154,7 @@ def intake(db_url: str, settings: Settings, emails: int) -> float:
         sender.start()
         read = 0
         outcomes: dict[str, int] = {}
+        phases: dict[str, float] = {}
         failed = 0
         deadline = time.monotonic() + 1800
         while read + failed < emails:
@@ -162,6 +163,8 @@ def intake(db_url: str, settings: Settings, emails: int) -> float:
             failed += len(report.failed)
             for key, value in report.outcomes.items():
                 outcomes[key] = outcomes.get(key, 0) + value
+            for key, seconds in report.seconds.items():
+                phases[key] = phases.get(key, 0.0) + seconds
             if report.read == 0:
                 if not sender.is_alive() and sender.exitcode:
                     raise RuntimeError("the sender failed")
@@ -181,6 +184,11 @@ def intake(db_url: str, settings: Settings, emails: int) -> float:
         f"intake: {read} messages ({outcomes}; failed {failed}) in {elapsed:.1f} s from the first send to "
         f"the last commit (sending took {finished.value - started.value:.1f} s); {requests} requests, "
         f"{inbound} inbound messages, {files} attachments, {audits} audit entries",
+        flush=True,
+    )
+    print(
+        "intake phases (s): " + ", ".join(f"{k} {v:.1f}" for k, v in phases.items()) + f"; idle (waiting for "
+        f"mail) {max(0.0, elapsed - sum(phases.values())):.1f}",
         flush=True,
     )
     return read / elapsed if elapsed > 0 else 0.0

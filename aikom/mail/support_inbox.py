@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,9 +70,15 @@ class SinkMailbox:
             return
         if position is not None and not (self.folder / position).exists():
             position = None
-        for path in sorted(self.folder.glob("*.eml")):
-            if position is None or path.name > position:
-                yield RawMail(path.name, path.read_bytes())
+        # os.listdir and names compared as strings (`<n>.eml`, zero-padded): the folder is listed at every
+        # pass, and it holds every message ever received.
+        names = sorted(
+            name
+            for name in os.listdir(self.folder)
+            if name.endswith(".eml") and not name.startswith(".") and (position is None or name > position)
+        )
+        for name in names:
+            yield RawMail(name, (self.folder / name).read_bytes())
 
 
 def configured_source(settings: Settings) -> MailSource | None:
@@ -89,6 +97,14 @@ class FetchReport(BaseModel):
     outcomes: dict[str, int] = Field(default_factory=dict)
     request_ids: list[int] = Field(default_factory=list)
     failed: list[str] = Field(default_factory=list)
+    # Where the time went (seconds): reading the source, parsing, writing, committing.
+    seconds: dict[str, float] = Field(default_factory=dict)
+
+    def timed(self, phase: str, since: float) -> float:
+        """Add the time since `since` to `phase`; now."""
+        now = time.perf_counter()
+        self.seconds[phase] = self.seconds.get(phase, 0.0) + now - since
+        return now
 
 
 def _cursor(db_url: str | None, source: str) -> str | None:
@@ -131,14 +147,18 @@ def fetch(
     report = FetchReport()
     if source is None:
         return report
+    started = time.perf_counter()
     position = _cursor(db_url, source.cursor_key)
     batch: list[RawMail] = []
     for mail in source.read_after(position):
         batch.append(mail)
         if len(batch) >= batch_size:
+            started = report.timed("read", started)
             if not _ingest_batch(db_url, settings, source, batch, report):
                 return report
+            started = time.perf_counter()
             batch = []
+    started = report.timed("read", started)
     if batch:
         _ingest_batch(db_url, settings, source, batch, report)
     return report
@@ -151,6 +171,7 @@ def _ingest_batch(
     outcomes: list[support_mail.IngestOutcome] = []
     failed: list[str] = []
     read = 0
+    started = time.perf_counter()
     try:
         with unit_of_work(db_url) as session:
             taken: list[tuple[RawMail, support_mail.ParsedMail]] = []
@@ -169,6 +190,7 @@ def _ingest_batch(
                 if parsed.addressed_to(settings.support_address):
                     taken.append((mail, parsed))
             read += len(taken)
+            started = report.timed("parse", started)
             try:
                 with session.begin_nested():
                     outcomes = support_mail.ingest_many(
@@ -199,6 +221,8 @@ def _ingest_batch(
                         with session.begin_nested():
                             _keep_aside(session, source, mail)
             _advance(session, source.cursor_key, batch[-1].position)
+            started = report.timed("write", started)
+        report.timed("commit", started)
     except Exception:
         log.exception("support mail batch %s/%s… was not ingested", source.name, batch[0].position)
         report.failed.extend(m.position for m in batch)

@@ -401,7 +401,7 @@ def ingest_many(
     for index, mail in enumerate(mails):
         first.setdefault(mail.message_key, index)  # a second copy in the same batch is a duplicate too
     claimed = _claim(session, [(raws[i], mails[i]) for i in first.values()], source, settings)
-    events: list[audit.Event] = []
+    events: dict[int, list[audit.Event]] = {}  # by the message's place in the batch
     placing: list[_Placed] = []
     for key, index in first.items():
         intake_id = claimed.get(key)
@@ -411,7 +411,7 @@ def ingest_many(
         aside = aside_reason(mail, settings)
         if aside is not None:
             outcome, reason = aside
-            events.append(
+            events[index] = [
                 audit.Event(
                     action=f"support.mail_{outcome.value}",
                     object_type="support_intake",
@@ -419,7 +419,7 @@ def ingest_many(
                     details={"reason": reason, "message_key": mail.message_key},
                     actor=Actor.system(f"{mail.sender or 'невідомий відправник'} (ел. пошта)"),
                 )
-            )
+            ]
             outcomes[index] = IngestOutcome(outcome=outcome.value, reason=reason)
         else:
             placing.append(_Placed(index=index, mail=mail, intake_id=intake_id, actor=Actor.system("-")))
@@ -449,7 +449,8 @@ def ingest_many(
                 reason=p.reason,
                 reopened=p.reopened,
             )
-    audit.record_many(session=session, events=events)
+    # the audit entries in the order the messages came, as one message after another would write them
+    audit.record_many(session=session, events=[e for i in sorted(events) for e in events[i]])
     return outcomes
 
 
@@ -670,10 +671,12 @@ def _insert(session: Session, rows: Sequence[Base]) -> None:
     session.execute(insert(table), values)
 
 
-def _write_wave(session: Session, settings: Settings, wave: list[_Placed], events: list[audit.Event]) -> None:
+def _write_wave(
+    session: Session, settings: Settings, wave: list[_Placed], events: dict[int, list[audit.Event]]
+) -> None:
     """Write what the wave decided, in bulk: the new requests (numbered in arrival order), the messages and
     notes, the files, the acknowledgements with their emails; the state changes of the threads go with
-    them. Its audit entries join `events`, in order."""
+    them. Its audit entries join `events` (by the message's place in the batch)."""
     opened = [p.request for p in wave if p.opened and p.request is not None]
     count = sum(1 + bool(p.refused) + p.acknowledge + (2 if p.mismatch_of is not None else 0) for p in wave)
     request_ids, message_ids = session.execute(_NEW_IDS, {"requests": len(opened), "messages": count}).one()
@@ -740,9 +743,9 @@ def _write_wave(session: Session, settings: Settings, wave: list[_Placed], event
             if action in ("reopened", "requester_message"):
                 details = {"message_id": p.message.id, **details}
             event = support.audit_event(action, request.id, state, **details)
-            events.append(replace(event, actor=p.actor))
+            events.setdefault(p.index, []).append(replace(event, actor=p.actor))
         if p.mismatch_of is not None:
-            events.append(
+            events.setdefault(p.index, []).append(
                 audit.Event(
                     action="support.sender_mismatch",
                     object_type="support_request",
