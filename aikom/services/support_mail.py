@@ -24,6 +24,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from email import policy
+from email.header import decode_header, make_header
 from email.message import EmailMessage as MimeMessage
 from email.parser import BytesParser
 from email.policy import EmailPolicy
@@ -211,44 +212,67 @@ def parse(raw: bytes) -> ParsedMail:
     """Parse one raw message (stdlib `email`, `policy=default`)."""
     message = BytesParser(policy=_POLICY).parsebytes(raw)
     assert isinstance(message, MimeMessage)
-    # The address, the Message-IDs: read from the headers as they came (neither is ever an encoded word;
-    # the display name is not needed) — parsing them into header objects is the costliest part of a message.
-    raw_headers = _raw_headers(message, ("from", "message-id", "in-reply-to", "references"))
-    address = parseaddr(raw_headers.get("from", ""))[1].strip()
+    # The addresses, the Message-IDs, the subject: read from the headers as they came (an address or a
+    # Message-ID is never an encoded word; the display names are not needed) — parsing them into header
+    # objects is the costliest part of a message.
+    raw_headers = _raw_headers(message)
+    address = parseaddr(_first(raw_headers, "from"))[1].strip()
     sender = address.lower() if re.fullmatch(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+", address) else None
-    message_ids = _ids(raw_headers.get("message-id"))
+    message_ids = _ids(_first(raw_headers, "message-id"))
     message_id = message_ids[0] if message_ids else None
     key = message_id or f"sha256:{hashlib.sha256(raw).hexdigest()}"
-    recipients = _recipients(message)
-    in_reply_to = _ids(raw_headers.get("in-reply-to"))
+    recipients = _recipients(raw_headers)
+    in_reply_to = _ids(_first(raw_headers, "in-reply-to"))
     return ParsedMail(
         message_key=key[:998],
         message_id=message_id[:998] if message_id else None,
         sender=sender,
-        subject=" ".join(str(message.get("Subject", "")).split()),
+        subject=" ".join(_decoded(_first(raw_headers, "subject")).split()),
         body=_body(message),
         in_reply_to=in_reply_to[0] if in_reply_to else None,
-        references=_ids(raw_headers.get("references")),
+        references=_ids(_first(raw_headers, "references")),
         recipients=recipients,
         auto_reason=auto_reply_reason(message, sender),
         attachments=_attachments(message),
     )
 
 
-def _raw_headers(message: MimeMessage, names: Sequence[str]) -> dict[str, str]:
-    """The first value of each named header as it came (unfolded), by lower-case name."""
-    found: dict[str, str] = {}
+_RAW_HEADERS = frozenset(
+    {"from", "to", "cc", "delivered-to", "subject", "message-id", "in-reply-to", "references"}
+)
+
+
+def _raw_headers(message: MimeMessage) -> dict[str, list[str]]:
+    """The values of the headers the intake reads, as they came (unfolded), by lower-case name."""
+    found: dict[str, list[str]] = {}
     for name, value in message.raw_items():
         key = name.lower()
-        if key in names and key not in found:
+        if key in _RAW_HEADERS:
             text = str(value).replace("\r", "").replace("\n", "")
             # 8-bit bytes arrive surrogate-escaped: read them as UTF-8 (never stored as surrogates)
-            found[key] = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            found.setdefault(key, []).append(
+                text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            )
     return found
 
 
-def _recipients(message: MimeMessage) -> list[str]:
-    values = [str(v) for name in ("To", "Cc", "Delivered-To") for v in message.get_all(name, [])]
+def _first(headers: dict[str, list[str]], name: str) -> str:
+    values = headers.get(name)
+    return values[0] if values else ""
+
+
+def _decoded(value: str) -> str:
+    """A header's text with its encoded words (RFC 2047) decoded."""
+    if "=?" not in value:
+        return value
+    try:
+        return str(make_header(decode_header(value)))
+    except (LookupError, ValueError, UnicodeError):  # an unknown charset or a broken word: as it came
+        return value
+
+
+def _recipients(headers: dict[str, list[str]]) -> list[str]:
+    values = [v for name in ("to", "cc", "delivered-to") for v in headers.get(name, [])]
     return [a.lower() for _, a in getaddresses(values) if a]
 
 
@@ -256,7 +280,7 @@ def is_addressed_to(raw: bytes, address: str) -> bool:
     """Whether a message is addressed to `address` (To, Cc or Delivered-To)."""
     message = BytesParser(policy=_POLICY).parsebytes(raw, headersonly=True)
     assert isinstance(message, MimeMessage)
-    return address.lower() in _recipients(message)
+    return address.lower() in _recipients(_raw_headers(message))
 
 
 def clean_subject(subject: str) -> str:
