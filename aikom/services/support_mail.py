@@ -382,7 +382,7 @@ class _Placed:
     index: int
     mail: ParsedMail
     intake_id: int
-    actor: Actor
+    actor: Actor | None = None  # who wrote it (the person of the sender's address, else the address)
     request: SupportRequest | None = None  # where it ends
     message: SupportMessage | None = None  # the requester's message
     files: list[support.AcceptedAttachment] = field(default_factory=list)
@@ -446,7 +446,7 @@ def ingest_many(
             ]
             outcomes[index] = IngestOutcome(outcome=outcome.value, reason=reason)
         else:
-            placing.append(_Placed(index=index, mail=mail, intake_id=intake_id, actor=Actor.system("-")))
+            placing.append(_Placed(index=index, mail=mail, intake_id=intake_id))
     if placing:
         persons = persons_for(session, [p.mail.sender for p in placing if p.mail.sender])
         remaining = placing
