@@ -77,8 +77,25 @@ class SinkMailbox:
             for name in os.listdir(self.folder)
             if name.endswith(".eml") and not name.startswith(".") and (position is None or name > position)
         )
+        previous = _number(position)
         for name in names:
+            number = _number(name)
+            if previous is not None and number is not None:
+                # A listing taken while the sink writes may miss a file renamed into the folder meanwhile
+                # (directory entries come in hash order); the cursor would then pass it for good. The files
+                # are numbered without gaps, so a missing number is looked up by name.
+                for missing in range(previous + 1, number):
+                    path = self.folder / f"{missing:06d}.eml"
+                    if path.exists():
+                        yield RawMail(path.name, path.read_bytes())
+            previous = number if number is not None else previous
             yield RawMail(name, (self.folder / name).read_bytes())
+
+
+def _number(name: str | None) -> int | None:
+    """The number of a sink file (`000042.eml` → 42)."""
+    stem = (name or "").removesuffix(".eml")
+    return int(stem) if stem.isdigit() else None
 
 
 def configured_source(settings: Settings) -> MailSource | None:

@@ -97,3 +97,19 @@ def test_one_bad_message_does_not_spoil_the_batch(inbox: Settings, database_url:
         ).all()
     # The cursor moved past the whole batch: nothing is read twice.
     assert support_inbox.fetch(db_url=database_url, settings=inbox).read == 0
+
+
+def test_a_file_the_folder_listing_missed_is_still_read_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A listing taken while the sink renames files in may miss one (directory entries come in hash order,
+    not in the order they were made); the cursor must not pass it."""
+    folder = tmp_path / "mailbox"
+    folder.mkdir()
+    for n in range(1, 7):
+        (folder / f"{n:06d}.eml").write_bytes(f"message {n}".encode())
+    listed = ["000001.eml", "000002.eml", "000006.eml", "000004.eml", "index.txt"]  # 3 and 5 missed
+    monkeypatch.setattr(support_inbox.os, "listdir", lambda _: listed)
+    box = support_inbox.SinkMailbox(folder)
+    read = [(m.position, m.raw) for m in box.read_after("000001.eml")]
+    assert read == [(f"{n:06d}.eml", f"message {n}".encode()) for n in range(2, 7)]
