@@ -154,20 +154,26 @@ def intake(db_url: str, settings: Settings, emails: int) -> float:
         sender.start()
         read = 0
         outcomes: dict[str, int] = {}
+        phases: dict[str, float] = {}
         failed = 0
         deadline = time.monotonic() + 1800
+        cpu = time.process_time()
         while read + failed < emails:
             report = support_inbox.fetch(db_url=db_url, settings=settings)
             read += report.read
             failed += len(report.failed)
             for key, value in report.outcomes.items():
                 outcomes[key] = outcomes.get(key, 0) + value
+            if report.read:  # a pass that found nothing is waiting, not working
+                for key, seconds in report.seconds.items():
+                    phases[key] = phases.get(key, 0.0) + seconds
             if report.read == 0:
                 if not sender.is_alive() and sender.exitcode:
                     raise RuntimeError("the sender failed")
                 assert time.monotonic() < deadline, "the intake did not finish in 30 minutes"
                 time.sleep(0.05)
         last_commit = time.time()
+        cpu = time.process_time() - cpu
         sender.join()
     finally:
         sink.terminate()
@@ -181,6 +187,12 @@ def intake(db_url: str, settings: Settings, emails: int) -> float:
         f"intake: {read} messages ({outcomes}; failed {failed}) in {elapsed:.1f} s from the first send to "
         f"the last commit (sending took {finished.value - started.value:.1f} s); {requests} requests, "
         f"{inbound} inbound messages, {files} attachments, {audits} audit entries",
+        flush=True,
+    )
+    print(
+        "intake phases (s): " + ", ".join(f"{k} {v:.1f}" for k, v in phases.items()) + f"; the rest (waiting "
+        f"for mail) {max(0.0, elapsed - sum(phases.values())):.1f}; the intake's own CPU time {cpu:.1f} s "
+        f"({cpu / max(read, 1) * 1000:.2f} ms a message)",
         flush=True,
     )
     return read / elapsed if elapsed > 0 else 0.0

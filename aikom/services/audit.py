@@ -99,14 +99,18 @@ class Event:
     object_type: str
     object_id: str | int | None
     details: Mapping[str, Any] | None = None
+    # Who acted, when not the batch's actor (e.g. each inbound email's sender).
+    actor: Actor | None = None
 
 
-def record_many(*, session: Session, events: Sequence[Event], actor: Actor) -> int:
-    """Append many entries by one actor to the chain at once (one lock, one insert): what a batch of a
-    bulk process writes. Each is chained to the one before it, exactly as `record` would."""
+def record_many(*, session: Session, events: Sequence[Event], actor: Actor | None = None) -> int:
+    """Append many entries to the chain at once (one lock, one insert): what a batch of a bulk process
+    writes. Each is chained to the one before it, exactly as `record` would. Who acted is the event's
+    `actor`, else `actor`."""
     if not events:
         return 0
-    extra = actor.audit_details()
+    if actor is None and any(event.actor is None for event in events):
+        raise ValueError("an audit entry needs an actor")
     session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_CHAIN_LOCK_KEY})
     link = session.execute(_LINK_QUERY).one()
     if link.isolation != "read committed":
@@ -114,14 +118,16 @@ def record_many(*, session: Session, events: Sequence[Event], actor: Actor) -> i
     prev_hash = bytes(link.last_hash) if link.last_hash is not None else GENESIS_HASH
     rows: list[dict[str, Any]] = []
     for event in events:
+        by = event.actor or actor
+        assert by is not None
         content = EntryContent(
             at=link.at,
-            actor_person_id=actor.person_id,
-            actor_label=actor.label,
+            actor_person_id=by.person_id,
+            actor_label=by.label,
             action=event.action,
             object_type=event.object_type,
             object_id=None if event.object_id is None else str(event.object_id),
-            details=normalise_details({**(event.details or {}), **extra}),
+            details=normalise_details({**(event.details or {}), **by.audit_details()}),
         )
         digest = entry_hash(prev_hash, content)
         rows.append(

@@ -47,6 +47,8 @@ class Outgoing:
     variables: BaseModel
     idempotency_key: str
     secret: str | None = field(default=None, repr=False)
+    # Headers the message carries (threading: Message-ID, In-Reply-To, References, Auto-Submitted).
+    headers: dict[str, str] | None = None
 
 
 def enqueue(
@@ -82,6 +84,9 @@ def enqueue_many(
     ring = keyring(settings) if any(m.secret is not None for m in messages) else None
     if ring is not None and template not in SECRET_VARIABLES:
         raise ValueError(f"template {template} carries no secret")
+    with_headers = any(m.headers is not None for m in messages)
+    if with_headers and not all(m.headers is not None for m in messages):
+        raise ValueError("headers for every message of a batch, or for none")
     rows = []
     for m in messages:
         sealed = None
@@ -96,6 +101,7 @@ def enqueue_many(
                 "secret_ciphertext": sealed,
                 "secret_key_id": ring.current_key_id if sealed is not None and ring is not None else None,
             }
+            | ({"headers": m.headers} if with_headers else {})
         )
     session.execute(
         insert(EmailMessage).on_conflict_do_nothing(index_elements=[EmailMessage.idempotency_key]), rows

@@ -232,6 +232,26 @@ def _store_attachments(
 ) -> list[str]:
     """Store acceptable files; a refused one raises (`strict`: a form) or is dropped and its reason returned
     (an email: the desk is told in an internal note)."""
+    accepted, refused = screen_attachments(attachments, settings, strict=strict)
+    session.add_all(build_attachment(request.id, message.id, a) for a in accepted)
+    session.flush()
+    return refused
+
+
+@dataclass(frozen=True)
+class AcceptedAttachment:
+    """A file that passed the limits: its safe name and canonical content type."""
+
+    file_name: str
+    content_type: str
+    data: bytes
+
+
+def screen_attachments(
+    attachments: Sequence[NewAttachment], settings: Settings, *, strict: bool
+) -> tuple[list[AcceptedAttachment], list[str]]:
+    """The acceptable files, and the reasons of the refused ones (`strict`: the first refusal raises)."""
+    accepted: list[AcceptedAttachment] = []
     refused: list[str] = []
     limit = settings.support_attachments_per_message
     for index, attachment in enumerate(attachments):
@@ -245,19 +265,21 @@ def _store_attachments(
                 raise
             refused.append(error.message_uk)
             continue
-        session.add(
-            SupportAttachment(
-                request_id=request.id,
-                message_id=message.id,
-                file_name=name,
-                content_type=content_type,
-                size_bytes=len(attachment.data),
-                sha256=hashlib.sha256(attachment.data).hexdigest(),
-                content=attachment.data,
-            )
-        )
-    session.flush()
-    return refused
+        accepted.append(AcceptedAttachment(name, content_type, attachment.data))
+    return accepted, refused
+
+
+def build_attachment(request_id: int, message_id: int, file: AcceptedAttachment) -> SupportAttachment:
+    """The row of an accepted file (not added to the session)."""
+    return SupportAttachment(
+        request_id=request_id,
+        message_id=message_id,
+        file_name=file.file_name,
+        content_type=file.content_type,
+        size_bytes=len(file.data),
+        sha256=hashlib.sha256(file.data).hexdigest(),
+        content=file.data,
+    )
 
 
 # --- who acts --------------------------------------------------------------------------------------------
@@ -293,13 +315,24 @@ def get_request(session: Session, request_id: int, *, lock: bool = False) -> Sup
     return request
 
 
-def _audit(session: Session, actor: Actor, action: str, request: SupportRequest, **details: object) -> None:
-    audit.record(
-        session=session,
+def audit_event(action: str, request_id: int, state: SupportRequestState, **details: object) -> audit.Event:
+    """The audit entry of a step on a request (`support.<action>`, with the request's state after it)."""
+    return audit.Event(
         action=f"support.{action}",
         object_type="support_request",
-        object_id=request.id,
-        details={"state": request.state.value, **details},
+        object_id=request_id,
+        details={"state": state.value, **details},
+    )
+
+
+def _audit(session: Session, actor: Actor, action: str, request: SupportRequest, **details: object) -> None:
+    event = audit_event(action, request.id, request.state, **details)
+    audit.record(
+        session=session,
+        action=event.action,
+        object_type=event.object_type,
+        object_id=event.object_id,
+        details=event.details,
         actor=actor,
     )
 
@@ -370,10 +403,48 @@ def _send_public(
         .order_by(SupportMessage.id.desc())
         .limit(1)
     ).first()
-    in_reply_to = inbound or (earlier[-1] if earlier else None)
+    mail = public_mail(
+        settings, request, message, to_address=to_address, earlier=earlier, inbound=inbound, kind=kind
+    )
     row = outbox.enqueue(
         session=session,
-        template="support_reply",
+        template=PUBLIC_TEMPLATE,
+        to_address=mail.to_address,
+        variables=mail.variables,
+        idempotency_key=mail.idempotency_key,
+        settings=settings,
+    )
+    row.headers = mail.headers
+    message.in_reply_to = (mail.headers or {}).get("In-Reply-To")
+    message.outbox_id = row.id
+    session.flush()
+
+
+PUBLIC_TEMPLATE = "support_reply"
+
+
+def public_mail(
+    settings: Settings,
+    request: SupportRequest,
+    message: SupportMessage,
+    *,
+    to_address: str,
+    earlier: Sequence[str],
+    inbound: str | None,
+    kind: str = "reply",
+) -> outbox.Outgoing:
+    """The email of a public desk message (its `message_id` set): threaded on the thread's `earlier`
+    Message-IDs and its latest inbound one; an acknowledgement is marked as an automatic reply."""
+    assert message.message_id is not None
+    in_reply_to = inbound or (earlier[-1] if earlier else None)
+    headers = {"Message-ID": message.message_id, "Reply-To": settings.support_address}
+    if in_reply_to:
+        headers["In-Reply-To"] = in_reply_to
+    if earlier:
+        headers["References"] = " ".join(earlier[-10:])
+    if kind == "ack":
+        headers["Auto-Submitted"] = "auto-replied"  # RFC 3834: their auto-responders must not answer
+    return outbox.Outgoing(
         to_address=to_address,
         variables=SupportReply(
             request_id=request.id,
@@ -384,19 +455,8 @@ def _send_public(
             link=f"{settings.public_url.rstrip('/')}/my-requests" if request.requester_person_id else None,
         ),
         idempotency_key=f"support-message:{message.id}",
-        settings=settings,
+        headers=headers,
     )
-    headers = {"Message-ID": message.message_id, "Reply-To": settings.support_address}
-    if in_reply_to:
-        headers["In-Reply-To"] = in_reply_to
-    if earlier:
-        headers["References"] = " ".join(earlier[-10:])
-    if kind == "ack":
-        headers["Auto-Submitted"] = "auto-replied"  # RFC 3834: their auto-responders must not answer
-    row.headers = headers
-    message.in_reply_to = in_reply_to
-    message.outbox_id = row.id
-    session.flush()
 
 
 def _add_message(
@@ -411,11 +471,11 @@ def _add_message(
     message_id: str | None = None,
     in_reply_to: str | None = None,
 ) -> SupportMessage:
-    message = SupportMessage(
-        request_id=request.id,
+    message = build_message(
+        request.id,
         direction=direction,
         visibility=visibility,
-        body=body[:MAX_BODY_CHARS],
+        body=body,
         author_person_id=author_person_id,
         author_email=author_email,
         message_id=message_id,
@@ -426,15 +486,45 @@ def _add_message(
     return message
 
 
-def _acknowledge(session: Session, settings: Settings, request: SupportRequest) -> None:
-    ack = _add_message(
-        session,
-        request,
+def build_message(
+    request_id: int,
+    *,
+    direction: MessageDirection,
+    visibility: MessageVisibility,
+    body: str,
+    author_person_id: int | None = None,
+    author_email: str | None = None,
+    message_id: str | None = None,
+    in_reply_to: str | None = None,
+) -> SupportMessage:
+    """A message of a request's thread (not added to the session)."""
+    return SupportMessage(
+        request_id=request_id,
+        direction=direction,
+        visibility=visibility,
+        body=body[:MAX_BODY_CHARS],
+        author_person_id=author_person_id,
+        author_email=author_email,
+        message_id=message_id,
+        in_reply_to=in_reply_to,
+    )
+
+
+def build_ack(settings: Settings, request: SupportRequest) -> SupportMessage:
+    """The acknowledgement of a new request («зареєстровано під номером N»), not added to the session."""
+    return build_message(
+        request.id,
         direction=MessageDirection.OUT,
         visibility=MessageVisibility.PUBLIC,
         body=f"Звернення зареєстровано під номером {request.id}.",
         author_email=settings.support_address,
     )
+
+
+def _acknowledge(session: Session, settings: Settings, request: SupportRequest) -> None:
+    ack = build_ack(settings, request)
+    session.add(ack)
+    session.flush()
     _send_public(session, settings, request, ack, kind="ack")
 
 
@@ -463,18 +553,14 @@ def open_request(
 ) -> SupportRequest:
     """Open a request with its first message (and files); acknowledge it to the requester; audit it."""
     settings = settings or get_settings()
-    subject = " ".join((subject or "").split())[:SUBJECT_CHARS] or "(без теми)"
-    request = SupportRequest(
+    request = build_request(
         type=type,
-        state=S.NEW,
-        priority=SupportPriority.NORMAL,
+        subject=subject,
+        body=body,
         channel=channel,
         requester_person_id=requester_person_id,
         requester_email=requester_email,
         org_unit_id=org_unit_id,
-        subject=subject,
-        body=body[:MAX_BODY_CHARS],
-        payload={},
         linked_request_id=linked_request_id,
         flag=flag,
     )
@@ -509,11 +595,46 @@ def open_request(
     return request
 
 
-def _dropped_note(session: Session, actor: Actor, request: SupportRequest, refused: list[str]) -> None:
-    body = "Вкладення відкинуто під час прийому листа:\n" + "\n".join(f"- {r}" for r in refused)
-    _add_message(
-        session, request, direction=MessageDirection.OUT, visibility=MessageVisibility.INTERNAL, body=body
+def build_request(
+    *,
+    type: SupportRequestType,
+    subject: str,
+    body: str,
+    channel: SupportChannel,
+    requester_person_id: int | None = None,
+    requester_email: str | None = None,
+    org_unit_id: int | None = None,
+    linked_request_id: int | None = None,
+    flag: str | None = None,
+) -> SupportRequest:
+    """A new request (state new, normal priority), not added to the session."""
+    return SupportRequest(
+        type=type,
+        state=S.NEW,
+        priority=SupportPriority.NORMAL,
+        channel=channel,
+        requester_person_id=requester_person_id,
+        requester_email=requester_email,
+        org_unit_id=org_unit_id,
+        subject=" ".join((subject or "").split())[:SUBJECT_CHARS] or "(без теми)",
+        body=body[:MAX_BODY_CHARS],
+        payload={},
+        linked_request_id=linked_request_id,
+        flag=flag,
     )
+
+
+def build_dropped_note(request: SupportRequest, refused: list[str]) -> SupportMessage:
+    """The internal note that tells the desk which attachments were dropped (not added to the session)."""
+    body = "Вкладення відкинуто під час прийому листа:\n" + "\n".join(f"- {r}" for r in refused)
+    return build_message(
+        request.id, direction=MessageDirection.OUT, visibility=MessageVisibility.INTERNAL, body=body
+    )
+
+
+def _dropped_note(session: Session, actor: Actor, request: SupportRequest, refused: list[str]) -> None:
+    session.add(build_dropped_note(request, refused))
+    session.flush()
     _audit(session, actor, "attachment_dropped", request, refused=refused)
 
 
@@ -606,31 +727,29 @@ def add_requester_message(
     linked to the old one. The caller has checked that the author is the requester."""
     settings = settings or get_settings()
     request = get_request(session, request_id, lock=True)
-    if request.state in FINISHED_STATES:
-        finished_at = request.closed_at or request.resolved_at or request.updated_at or request.created_at
-        if datetime.now(UTC) - finished_at > timedelta(days=settings.support_reopen_days):
-            new = open_request(
-                session=session,
-                actor=actor,
-                type=request.type,
-                subject=request.subject,
-                body=body,
-                channel=request.channel,
-                requester_person_id=request.requester_person_id,
-                requester_email=request.requester_email,
-                org_unit_id=request.org_unit_id,
-                attachments=attachments,
-                strict_attachments=strict_attachments,
-                message_id=message_id,
-                in_reply_to=in_reply_to,
-                linked_request_id=request.id,
-                settings=settings,
-            )
-            first = session.scalars(
-                select(SupportMessage).where(SupportMessage.request_id == new.id).order_by(SupportMessage.id)
-            ).first()
-            assert first is not None
-            return InboundResult(request=new, message=first, opened_new=True)
+    if reopen_expired(request, settings):
+        new = open_request(
+            session=session,
+            actor=actor,
+            type=request.type,
+            subject=request.subject,
+            body=body,
+            channel=request.channel,
+            requester_person_id=request.requester_person_id,
+            requester_email=request.requester_email,
+            org_unit_id=request.org_unit_id,
+            attachments=attachments,
+            strict_attachments=strict_attachments,
+            message_id=message_id,
+            in_reply_to=in_reply_to,
+            linked_request_id=request.id,
+            settings=settings,
+        )
+        first = session.scalars(
+            select(SupportMessage).where(SupportMessage.request_id == new.id).order_by(SupportMessage.id)
+        ).first()
+        assert first is not None
+        return InboundResult(request=new, message=first, opened_new=True)
     message = _add_message(
         session,
         request,
@@ -643,16 +762,7 @@ def add_requester_message(
         in_reply_to=in_reply_to,
     )
     refused = _store_attachments(session, settings, request, message, attachments, strict=strict_attachments)
-    reopened = False
-    before = request.state
-    if request.state in FINISHED_STATES:
-        request.state = S.NEW if request.state == S.REJECTED or request.assignee_id is None else S.IN_PROGRESS
-        request.resolved_at = None
-        request.closed_at = None
-        reopened = True
-    elif request.state == S.INFO_REQUESTED:
-        request.state = S(request.payload.get("resume_state", S.NEW.value))
-    _touch(request)
+    before, reopened = after_requester_message(request)
     _audit(
         session,
         actor,
@@ -664,6 +774,32 @@ def add_requester_message(
     if refused:
         _dropped_note(session, actor, request, refused)
     return InboundResult(request=request, message=message, reopened=reopened)
+
+
+def reopen_expired(request: SupportRequest, settings: Settings) -> bool:
+    """Whether the request finished longer than `support_reopen_days` ago: a requester's message then opens a
+    new request linked to it instead of reopening it."""
+    if request.state not in FINISHED_STATES:
+        return False
+    finished_at = request.closed_at or request.resolved_at or request.updated_at or request.created_at
+    return datetime.now(UTC) - finished_at > timedelta(days=settings.support_reopen_days)
+
+
+def after_requester_message(request: SupportRequest) -> tuple[SupportRequestState, bool]:
+    """Move the request on the requester's message: a finished one reopens (to the desk's work if it had an
+    assignee and was not rejected, else to triage), an answer to a request for information returns it to
+    where it was. The state before, and whether it reopened."""
+    before = request.state
+    reopened = False
+    if request.state in FINISHED_STATES:
+        request.state = S.NEW if request.state == S.REJECTED or request.assignee_id is None else S.IN_PROGRESS
+        request.resolved_at = None
+        request.closed_at = None
+        reopened = True
+    elif request.state == S.INFO_REQUESTED:
+        request.state = S(request.payload.get("resume_state", S.NEW.value))
+    _touch(request)
+    return before, reopened
 
 
 def requester_reply(
