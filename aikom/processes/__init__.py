@@ -17,6 +17,7 @@ PROCESS_MODULES: tuple[str, ...] = (
     "aikom.processes.liquidated_deactivation",
     "aikom.processes.branch",
     "aikom.processes.new_school",
+    "aikom.processes.ois_connection",
 )
 # Processes that exist only to try the system out; served and offered in demo mode only.
 DEMO_PROCESS_MODULES: tuple[str, ...] = ("aikom.demo.processes",)
