@@ -12,3 +12,4 @@ app = typer.Typer(
 )
 
 # Command modules (one line each):
+from aikom.cli import ois_connection  # noqa: E402, F401
