@@ -46,6 +46,9 @@ PAGES = [
     "views/support.py",
     "views/my_requests.py",
     "views/kep_check.py",
+    "views/ois_applications.py",
+    "views/ois_mine.py",
+    "views/ois_register.py",
     MAILBOX,
 ]
 LINK_NAME = "Петренко [клік](http://example.org/x) ![](http://example.org/pixel.png)"
@@ -166,7 +169,7 @@ def test_each_role_sees_only_its_pages(dashboard_world: DashboardWorld) -> None:
     from aikom.dashboard.pages import menu_for
 
     expected = {
-        None: ["Вхід", "Перевірити КЕП"],
+        None: ["Вхід", "Реєстрація оператора ОІС", "Перевірити КЕП"],
         "ioa-admin-1": [
             "Мої завдання",
             "Процеси",
@@ -177,6 +180,7 @@ def test_each_role_sees_only_its_pages(dashboard_world: DashboardWorld) -> None:
             "Філії",
             "Довідник",
             "Служба підтримки",
+            "ОІС: заявки",
             "Мої звернення",
             "Перевірити КЕП",
             "Пошта (демо)",
@@ -197,6 +201,7 @@ def test_each_role_sees_only_its_pages(dashboard_world: DashboardWorld) -> None:
             "Моніторинг",
             "Процес",
             "Довідник",
+            "ОІС: заявки",
             "Мої звернення",
             "Перевірити КЕП",
             "Пошта (демо)",
@@ -239,6 +244,7 @@ def test_each_role_sees_only_its_pages(dashboard_world: DashboardWorld) -> None:
             "Перевірити КЕП",
         ],
         "deputy": ["Процес", "Довідник", "Мої звернення", "Перевірити КЕП"],
+        "ois-operator": ["Процес", "Почати процес", "Моя ОІС", "Мої звернення", "Перевірити КЕП"],
     }
     with unit_of_work() as session:
         for key, titles in expected.items():
