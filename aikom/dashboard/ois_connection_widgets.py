@@ -58,7 +58,7 @@ def application_details(card: OisCard) -> None:
             for code, a in sorted(card.self_assessment.items())
         ]
         st.caption("Самооцінка оператора")
-        st.dataframe(rows, hide_index=True, use_container_width=True)
+        st.dataframe(rows, hide_index=True, width="stretch")
 
 
 def _download_conclusion(person_id: int, review: ReviewRow) -> None:
@@ -113,7 +113,7 @@ def reviews(card: OisCard, person_id: int) -> None:
                 for item in review.items
             ],
             hide_index=True,
-            use_container_width=True,
+            width="stretch",
         )
         if review.comment:
             st.caption(plain(f"Коментар: {review.comment}"))

@@ -272,6 +272,29 @@ def demo_newcomer_key(*, session: Session, settings: Settings) -> str:
     return DEMO_NEWCOMER_KEY
 
 
+def remember_newcomer(*, session: Session, settings: Settings, person_id: int) -> DemoPerson:
+    """The newcomer registered (its operator card `person_id`): listed among the demo persons with its demo
+    key, so the demo sign-in and demo signing know it."""
+    if not settings.demo_mode:
+        raise DemoModeOff()
+    person = session.get_one(Person, person_id)
+    unit = session.get_one(OrgUnit, person.org_unit_id)
+    prefix = settings.pki_dir / "persons" / DEMO_NEWCOMER_KEY
+    demo = DemoPerson(
+        person_id=person.id,
+        key=DEMO_NEWCOMER_KEY,
+        full_name=person.full_name,
+        role=person.role.value,
+        org_unit_id=unit.id,
+        org_name=unit.name,
+        edrpou=unit.edrpou or "",
+        key_file=f"{prefix}.key.pem",
+        cert_file=f"{prefix}.cert.pem",
+    )
+    _save(settings, [*(p for p in load_demo_persons(settings) if p.key != DEMO_NEWCOMER_KEY), demo])
+    return demo
+
+
 def _demo_key(
     settings: Settings,
     key: str,

@@ -73,6 +73,9 @@ def application_form(person: PersonView) -> dict[str, Any] | None:
     answers = self_assessment("ap_sa")
     if not st.button("Подати заявку", key="ap_submit", type="primary"):
         return None
+    if not demo and content is None:
+        st.error("Договір про приєднання: додайте файл договору, підписаного КЕП вашої компанії.")
+        return None
     if demo:
         from aikom.demo.persons import demo_key_of, demo_sign
 

@@ -33,7 +33,7 @@ def _new_challenge() -> str:
     return challenge.nonce
 
 
-def _register(nonce: str, signature: bytes, company: str, email: str) -> None:
+def _register(nonce: str, signature: bytes, company: str, email: str, *, demo: bool = False) -> None:
     cfg = settings()
     try:
         with unit_of_work() as session:
@@ -46,6 +46,10 @@ def _register(nonce: str, signature: bytes, company: str, email: str) -> None:
                 email=email,
                 company_name=company or None,
             )
+            if demo:  # the demo newcomer is now a demo person: it signs in and signs with its demo key
+                from aikom.demo.persons import remember_newcomer
+
+                remember_newcomer(session=session, settings=cfg, person_id=result.person_id)
     except Exception as error:
         st.session_state.pop(NONCE_KEY, None)  # the challenge is burnt by any attempt
         show_error(error)
@@ -107,5 +111,9 @@ if cfg.demo_mode:
             show_error(error)
         else:
             _register(
-                nonce, signature, company or "ТОВ «Новий Щоденник»", email or "newcomer@demo.aikom.local"
+                nonce,
+                signature,
+                company or "ТОВ «Новий Щоденник»",
+                email or "newcomer@demo.aikom.local",
+                demo=True,
             )
