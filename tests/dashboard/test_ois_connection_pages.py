@@ -48,7 +48,13 @@ def _application(world: DashboardWorld, system: str) -> tuple[int, int]:
         return int(process.parameters["ois_id"]), process.id
 
 
-def _step(process_id: int, step_key: str, excluded: int | None) -> int:
+def _step(
+    process_id: int,
+    step_key: str,
+    excluded: int | None,
+    role: PersonRole = PersonRole.INSTITUTE_ADMIN,
+    scope: int | None = None,
+) -> int:
     """What the flow opens at a human step (the engine is down in dashboard tests)."""
     with unit_of_work() as session:
         return approvals.create_task(
@@ -57,9 +63,13 @@ def _step(process_id: int, step_key: str, excluded: int | None) -> int:
                 process_id=process_id,
                 step_key=step_key,
                 title=step_key,
-                allowed_roles=[PersonRole.INSTITUTE_ADMIN],
+                allowed_roles=[role],
+                scope_org_unit_id=scope,
                 excluded_person_id=excluded,
                 due_business_days=5,
+                decisions=[Decision.CONFIRM, Decision.REJECT]
+                if role == PersonRole.OIS_OPERATOR
+                else [Decision.APPROVE, Decision.REJECT],
             ),
         ).id
 
@@ -175,10 +185,22 @@ def test_review_returned_then_passed_with_a_conclusion_and_four_eyes_on_the_agre
     assert f"«{system}» — повернуто на доопрацювання" in _texts(at)
     assert "Шифруйте ключі API закладів" in _frames(at)
 
-    # 2. (The operator resubmitted — the flow's step is decided on «Моя ОІС»; here the state moves on.)
+    # 2. The operator fixes the site and resubmits on «Моя ОІС», signed with its demo КЕП.
+    company = dashboard_world.persons["ois-operator"].org_unit_id
+    _step(process_id, "resubmit-1", None, PersonRole.OIS_OPERATOR, company)
+    at = _app(operator, MINE)
+    at.text_input(key=f"rs{ois_id}_site").input("https://fixed.ejournal.example.org")
+    at.text_area(key=f"rs{ois_id}_comment").input("Ключі API тепер шифруються").run()
+    at.button(key=f"rs{ois_id}_demo").click().run()
+    assert not at.exception, at.exception
+    assert "Заявку подано повторно (подання 2)" in _texts(at)
     with unit_of_work() as session:
         ois = session.get_one(Ois, ois_id)
-        ois.state, ois.submission_count = OisState.IN_REVIEW, 2
+        assert (ois.state, ois.submission_count, ois.site) == (
+            OisState.IN_REVIEW,
+            2,
+            "https://fixed.ejournal.example.org",
+        )
     _step(process_id, "review-2", operator)
 
     # 3. The second review passes: the conclusion is issued; both the operator and the staff can download it.
