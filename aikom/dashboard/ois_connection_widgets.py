@@ -174,13 +174,17 @@ def review_form(card: OisCard, person_id: int, round_: ReviewRound) -> None:
             person_id=person_id, document=signed.document, signature=signed.signature
         )
     except Exception as error:
+        if isinstance(error, oc.ReviewDocumentMismatch):  # stale (or its number taken): form a new one
+            st.session_state.pop(REVIEW_DOCS_KEY, None)
         show_error(error)
         return
     st.session_state.pop(REVIEW_DOCS_KEY, None)
     if row.conclusion_number:
         flash(f"Перевірку пройдено: висновок № {row.conclusion_number} видано.")
     elif row.outcome == "passed":
-        flash("Розширену перевірку пройдено.")
+        flash("Розширену перевірку пройдено: оператора повідомлено.")
+    elif row.round == ReviewRound.EXTENDED.value:
+        flash("Розширену перевірку не пройдено: оператора повідомлено, що виправити.", "warning")
     else:
         flash("Перевірку не пройдено: оператора повідомлено, що виправити.", "warning")
     st.rerun()

@@ -1005,6 +1005,19 @@ def submit_review(
         ois.state_reason = "Перевірку не пройдено: " + ", ".join(
             i["code"] for i in signed.items if not i["passed"]
         )
+    if round_ == ReviewRound.EXTENDED:
+        lines = [
+            f"{i['code']}: {i['text']} — {i.get('note') or 'не виконано'}"
+            for i in signed.items
+            if not i["passed"]
+        ]
+        _notify_operator(
+            session,
+            ois,
+            key=f"extended-{signed.submission}",
+            headline="розширену перевірку пройдено" if passed else "розширену перевірку не пройдено",
+            lines=lines + ([f"Коментар: {signed.comment}"] if signed.comment else []),
+        )
     audit.record(
         session=session,
         action="ois.reviewed",

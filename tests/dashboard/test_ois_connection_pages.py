@@ -12,7 +12,18 @@ from streamlit.testing.v1 import AppTest
 
 from aikom.db import unit_of_work
 from aikom.demo.persons import demo_sign
-from aikom.models import ApprovalTask, Decision, Ois, OisReview, OisState, PersonRole, Process, TaskState
+from aikom.models import (
+    ApprovalTask,
+    Decision,
+    Ois,
+    OisCapability,
+    OisReview,
+    OisState,
+    PersonRole,
+    Process,
+    ReviewRound,
+    TaskState,
+)
 from aikom.processes.ois_connection import OisConnectionParams, SelfAssessmentItem
 from aikom.services import approvals
 from aikom.services import ois_connection as oc
@@ -231,3 +242,22 @@ def test_review_returned_then_passed_with_a_conclusion_and_four_eyes_on_the_agre
             approver,
         )
         assert session.get_one(Process, process_id).type == "ois-connection"
+
+
+def test_the_extended_review_of_a_connected_ois_on_the_page(dashboard_world: DashboardWorld) -> None:
+    system = f"Розширена {uuid.uuid4().hex[:6]}"
+    ois_id, _ = _application(dashboard_world, system)
+    with unit_of_work() as session:
+        ois = session.get_one(Ois, ois_id)
+        ois.state, ois.capability = OisState.CONNECTED, OisCapability.RECEIVE
+    at = _app(dashboard_world.persons["ioa-admin-2"].person_id, STAFF)
+    at.radio(key="ois_filter").set_value("connected").run()
+    at.checkbox(key=f"rv{ois_id}extended_TX-01_ok").uncheck()
+    at.text_input(key=f"rv{ois_id}extended_TX-01_note").input("Немає журналу передавання").run()
+    at.button(key=f"rv{ois_id}extended_demo").click().run()
+    assert not at.exception, at.exception
+    assert "Розширену перевірку не пройдено" in _texts(at)
+    with unit_of_work() as session:
+        review = session.scalars(select(OisReview).where(OisReview.ois_id == ois_id)).one()
+        assert (review.round, review.outcome.value) == (ReviewRound.EXTENDED, "failed")
+        assert session.get_one(Ois, ois_id).state == OisState.CONNECTED

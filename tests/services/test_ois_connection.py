@@ -470,4 +470,13 @@ def test_the_extended_review_is_for_a_connected_ois(
         (ReviewRound.EXTENDED, "passed", 2),
     ]
     assert ois.state == OisState.CONNECTED  # an extended review never changes the connection itself
+    headlines = [
+        m.variables["headline"]
+        for m in session.scalars(
+            select(EmailMessage)
+            .where(EmailMessage.to_address == "connect@ejournal.example.org")
+            .order_by(EmailMessage.id)
+        )
+    ]
+    assert headlines == ["розширену перевірку не пройдено", "розширену перевірку пройдено"]
     assert _count(session, OisConclusion, ois_id=ois.id) == 0
