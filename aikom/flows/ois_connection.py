@@ -76,7 +76,8 @@ def _ois_connection(process_id: int) -> str:
         if submission >= MAX_SUBMISSIONS:
             return _stopped(process_id, TaskState.DECIDED, "Забагато повторних подань")
 
-        # 3. Human step: the operator fixes the application and resubmits it (signed), or withdraws it.
+        # 3. Human step: the operator fixes the application and resubmits it (signed) on «Моя ОІС»; an
+        #    application not resubmitted in time ends.
         fix = request_approval(
             process_id=process_id,
             step_key=resubmit_step(submission),
@@ -85,7 +86,7 @@ def _ois_connection(process_id: int) -> str:
             scope_org_unit_id=facts.company_unit_id,
             excluded_person_id=None,
             due_days=SPEC.days_for(resubmit_step(submission)),
-            decisions=[Decision.CONFIRM, Decision.REJECT],
+            decisions=[Decision.CONFIRM],
         )
         if not fix.approved:
             return _stopped(process_id, fix.state, "Повторне подання заявки")
