@@ -49,13 +49,13 @@ def _ois_connection(process_id: int) -> str:
     # 1. Load the process (the ОІС and its agreement are already recorded, submission 1).
     process = load_process(process_id)
     facts = OisConnectionFacts.model_validate(process.parameters)
-    submission = 1
+    submission, attempt = 1, 1
     mark_process_running(process_id, review_step(submission))
 
     while True:
         # 2. Human step: the conformity review by an institute admin, item by item, signed (a passed one
-        #    is the Institute's conclusion).
-        step = review_step(submission)
+        #    is the Institute's conclusion). Approved in the work queue without the checklist: asked again.
+        step = review_step(submission, attempt)
         review = request_approval(
             process_id=process_id,
             step_key=step,
@@ -67,12 +67,16 @@ def _ois_connection(process_id: int) -> str:
             scope_org_unit_id=None,
             excluded_person_id=process.requester_person_id,
             due_days=SPEC.days_for(step),
-            details={"shown": application_rows(process_id, submission)},
+            details={"shown": application_rows(process_id, submission, attempt)},
         )
         if review.state != TaskState.DECIDED:
             return _stopped(process_id, review.state, "Перевірка відповідності")
-        if review_outcome(process_id, step) == "passed":
+        outcome = review_outcome(process_id, step)
+        if outcome == "passed":
             break
+        if outcome == "unreviewed" and attempt < MAX_SUBMISSIONS:
+            attempt += 1
+            continue
         if submission >= MAX_SUBMISSIONS:
             return _stopped(process_id, TaskState.DECIDED, "Забагато повторних подань")
 
@@ -90,7 +94,7 @@ def _ois_connection(process_id: int) -> str:
         )
         if not fix.approved:
             return _stopped(process_id, fix.state, "Повторне подання заявки")
-        submission += 1
+        submission, attempt = submission + 1, 1
 
     # 4. Human step: a DIFFERENT institute admin than the reviewer approves the agreement (signed).
     agreement = request_approval(
@@ -101,7 +105,7 @@ def _ois_connection(process_id: int) -> str:
         scope_org_unit_id=None,
         excluded_person_id=reviewer_of(process_id),
         due_days=SPEC.days_for(AGREEMENT_STEP),
-        details={"shown": application_rows(process_id, submission)},
+        details={"shown": application_rows(process_id, submission, 0)},
     )
     if not agreement.approved:
         return _stopped(process_id, agreement.state, "Погодження договору про приєднання")

@@ -27,9 +27,9 @@ AGREEMENT_DAYS = 5
 MAX_SUBMISSIONS = 20  # a run stops asking after this many returned submissions
 
 
-def review_step(submission_no: int) -> str:
-    """The step key of the review of a submission."""
-    return f"{REVIEW_STEP}-{submission_no}"
+def review_step(submission_no: int, attempt: int = 1) -> str:
+    """The step key of the review of a submission (asked again: with the attempt's number)."""
+    return f"{REVIEW_STEP}-{submission_no}" + (f"-{attempt}" if attempt > 1 else "")
 
 
 def resubmit_step(submission_no: int) -> str:

@@ -1250,15 +1250,15 @@ def _notify_operator(session: Session, ois: Ois, *, key: str, headline: str, lin
 
 
 def review_outcome(*, session: Session, process_id: int, step_key: str) -> str:
-    """After the review step: "passed", or "returned" (the operator is emailed the failed items once).
-
-    A review step decided outside the review page (no review row for it) returns the application."""
+    """After the review step: "passed", "returned" (the operator is emailed the failed items once), or
+    "unreviewed": the step was approved elsewhere (the work queue) without the checklist — it is asked
+    again. A rejection elsewhere returns the application with its comment."""
     _, facts = facts_of(session, process_id)
     ois = get_ois(session, facts.ois_id, lock=True)
     task = session.scalars(
         select(ApprovalTask).where(ApprovalTask.process_id == process_id, ApprovalTask.step_key == step_key)
     ).one()
-    submission = int(step_key.rsplit("-", 1)[1])
+    submission = int(step_key.split("-")[1])  # review-<submission>[-<attempt>]
     review = session.scalars(
         select(OisReview).where(
             OisReview.ois_id == ois.id,
@@ -1268,6 +1268,8 @@ def review_outcome(*, session: Session, process_id: int, step_key: str) -> str:
     ).first()
     if review is not None and review.outcome == ReviewOutcome.PASSED:
         return "passed"
+    if review is None and task.decision == Decision.APPROVE:
+        return "unreviewed"
     if review is None and ois.state == OisState.IN_REVIEW:
         ois.state = OisState.RETURNED
         ois.state_changed_at = datetime.now(UTC)

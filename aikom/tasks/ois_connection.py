@@ -11,15 +11,15 @@ from aikom.tasks.processes import RETRIES
 
 
 @task(name="ois-application-rows", cache_policy=STEP_CACHE, persist_result=True, **RETRIES)
-def application_rows(process_id: int, submission_no: int) -> list[list[str]]:
-    """The application of this submission, as the reviewer reads it."""
+def application_rows(process_id: int, submission_no: int, attempt: int) -> list[list[str]]:
+    """The application of this submission (the review's attempt; 0: for the agreement), as shown."""
     with unit_of_work() as session:
         return ois_connection.application_rows(session=session, process_id=process_id)
 
 
 @task(name="ois-review-outcome", cache_policy=STEP_CACHE, persist_result=True, **RETRIES)
 def review_outcome(process_id: int, step_key: str) -> str:
-    """ "passed", or "returned" (the operator emailed the failed items)."""
+    """After a review step: "passed", "returned" (the operator emailed) or "unreviewed" (asked again)."""
     with unit_of_work() as session:
         return ois_connection.review_outcome(session=session, process_id=process_id, step_key=step_key)
 

@@ -20,6 +20,8 @@ from aikom.mail.sink import read_mailbox, start_sink
 from aikom.models import (
     Agreement,
     AgreementState,
+    ApprovalTask,
+    Decision,
     Ois,
     OisCapability,
     OisPhase,
@@ -30,7 +32,7 @@ from aikom.models import (
 )
 from aikom.settings import Settings
 from tests import factories as f
-from tests.flows.conftest import CliCall, wait_for_process, wait_for_step
+from tests.flows.conftest import CliCall, SignedDecide, wait_for_process, wait_for_step
 from tests.signing import SigningPki, sign
 
 CONTACT = "connect-flow@ejournal.example.org"
@@ -67,7 +69,12 @@ def _free_port() -> int:
 
 
 def test_an_ois_from_registration_through_a_returned_review_to_connected(
-    cli: CliCall, database_url: str, api_url: str, signing_pki: SigningPki, tmp_path: Path
+    cli: CliCall,
+    cli_decide: SignedDecide,
+    database_url: str,
+    api_url: str,
+    signing_pki: SigningPki,
+    tmp_path: Path,
 ) -> None:
     institute = _institute(database_url)
     edrpou = f.edrpou()
@@ -103,8 +110,21 @@ def test_an_ois_from_registration_through_a_returned_review_to_connected(
     with unit_of_work(database_url) as s:
         ois_id = s.scalars(select(Ois.id).where(Ois.company_edrpou == edrpou)).one()
 
-    # 3. The first review fails an item: the application is RETURNED, the operator is emailed.
+    # 3. Approved in the work queue without the checklist: the review is asked again, nothing else changes.
     wait_for_step(run_id, "review-1", api_url)
+    with unit_of_work(database_url) as s:
+        queued = s.scalars(
+            select(ApprovalTask.id).where(
+                ApprovalTask.process_id == process_id, ApprovalTask.step_key == "review-1"
+            )
+        ).one()
+    code, decided = cli_decide(queued, institute.reviewer, Decision.APPROVE, "Погоджую")
+    assert code == 0, decided
+    wait_for_step(run_id, "review-1-2", api_url)
+    with unit_of_work(database_url) as s:
+        assert s.get_one(Ois, ois_id).state == OisState.IN_REVIEW
+
+    # 4. The review fails an item: the application is RETURNED, the operator is emailed.
     document = tmp_path / "review-1.json"
     code, written = cli(
         "ois", "review-document", str(ois_id), "--as", str(institute.reviewer),
@@ -117,7 +137,7 @@ def test_an_ois_from_registration_through_a_returned_review_to_connected(
     )  # fmt: skip
     assert code == 0 and reviewed["outcome"] == "failed", reviewed
 
-    # 4. The operator fixes it and resubmits (signed) → the second submission goes to review.
+    # 5. The operator fixes it and resubmits (signed) → the second submission goes to review.
     wait_for_step(run_id, "resubmit-1", api_url)
     with unit_of_work(database_url) as s:
         assert s.get_one(Ois, ois_id).state == OisState.RETURNED
@@ -133,7 +153,7 @@ def test_an_ois_from_registration_through_a_returned_review_to_connected(
     )  # fmt: skip
     assert code == 0 and resubmitted["submission"] == 2, resubmitted
 
-    # 5. The second review passes: the Institute's conclusion, signed by the reviewer.
+    # 6. The second review passes: the Institute's conclusion, signed by the reviewer.
     wait_for_step(run_id, "review-2", api_url)
     document = tmp_path / "review-2.json"
     code, written = cli(
@@ -146,7 +166,7 @@ def test_an_ois_from_registration_through_a_returned_review_to_connected(
     )  # fmt: skip
     assert code == 0 and reviewed["conclusion_number"].startswith("ВЗ-"), reviewed
 
-    # 6. The reviewer may not approve the agreement; another institute admin does (signed).
+    # 7. The reviewer may not approve the agreement; another institute admin does (signed).
     wait_for_step(run_id, "agreement", api_url)
     code, refused = cli(
         "ois", "step-document", str(ois_id), "--as", str(institute.reviewer), "--step", "agreement",
@@ -165,7 +185,7 @@ def test_an_ois_from_registration_through_a_returned_review_to_connected(
     )  # fmt: skip
     assert code == 0, decided
 
-    # 7. CONNECTED with `receive` from now; the agreement numbered and dated; the history kept.
+    # 8. CONNECTED with `receive` from now; the agreement numbered and dated; the history kept.
     view = wait_for_process(database_url, process_id)
     assert view.state == "completed", view.outcome
     with unit_of_work(database_url) as s:
@@ -187,7 +207,7 @@ def test_an_ois_from_registration_through_a_returned_review_to_connected(
         )
         assert [o.value for o in outcomes] == ["failed", "passed"]
 
-    # 8. The operator downloads the conclusion; its signature verifies.
+    # 9. The operator downloads the conclusion; its signature verifies.
     code, card = cli("ois", "show", str(ois_id), "--as", str(operator))
     assert code == 0 and card["state"] == "connected"
     conclusion_id = card["reviews"][1]["conclusion_id"]
@@ -204,7 +224,7 @@ def test_an_ois_from_registration_through_a_returned_review_to_connected(
     )
     assert check.ok, check.message_uk
 
-    # 9. The outbox reaches a real SMTP server: the operator received «returned» and «connected».
+    # 10. The outbox reaches a real SMTP server: the operator received «returned» and «connected».
     port = _free_port()
     sink = start_sink(tmp_path / "mailbox", port=port)
     engine = create_engine(database_url)
