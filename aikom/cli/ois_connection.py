@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -222,7 +223,7 @@ def review(
         if row.conclusion_number
         else f"Перевірку записано: {'пройдено' if row.outcome == 'passed' else 'не пройдено'}."
     )
-    emit({"ok": True, **row.model_dump(mode="json")}, json_output, human)
+    emit({"ok": True, **asdict(row)}, json_output, human)
 
 
 @app.command(
@@ -365,12 +366,12 @@ def show(
     """One ОІС as its operator or institute staff see it."""
     from aikom.db import unit_of_work
     from aikom.services import approvals
-    from aikom.services import ois_connection as oc
+    from aikom.services import ois_connection_views as views
 
     try:
         with unit_of_work() as session:
             person = approvals.find_person(session=session, ref=actor)
-            card = oc.ois_card(session=session, viewer_id=person.id, ois_id=ois_id)
+            card = views.ois_card(session=session, viewer_id=person.id, ois_id=ois_id)
     except DomainError as error:
         _refused(error, json_output)
         return
@@ -386,15 +387,15 @@ def applications(actor: str = AS_OPTION, json_output: bool = JSON_OPTION) -> Non
     from aikom.db import unit_of_work
     from aikom.models import PersonRole
     from aikom.services import approvals
-    from aikom.services import ois_connection as oc
+    from aikom.services import ois_connection_views as views
 
     try:
         with unit_of_work() as session:
             person = approvals.find_person(session=session, ref=actor)
             cards = (
-                oc.my_systems(session=session, person_id=person.id)
+                views.my_systems(session=session, person_id=person.id)
                 if person.role == PersonRole.OIS_OPERATOR
-                else oc.staff_applications(session=session, viewer_id=person.id)
+                else views.staff_applications(session=session, viewer_id=person.id)
             )
     except DomainError as error:
         _refused(error, json_output)
@@ -415,12 +416,12 @@ def conclusion(
     """Write the signed conclusion and its detached signature (its operator and institute staff only)."""
     from aikom.db import unit_of_work
     from aikom.services import approvals
-    from aikom.services import ois_connection as oc
+    from aikom.services import ois_connection_views as views
 
     try:
         with unit_of_work() as session:
             person = approvals.find_person(session=session, ref=actor)
-            file = oc.conclusion_file(session=session, viewer_id=person.id, conclusion_id=conclusion_id)
+            file = views.conclusion_file(session=session, viewer_id=person.id, conclusion_id=conclusion_id)
     except DomainError as error:
         _refused(error, json_output)
         return

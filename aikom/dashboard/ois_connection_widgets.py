@@ -13,7 +13,7 @@ from aikom.dashboard.widgets import SigningLabels, signed_submit
 from aikom.models import ReviewRound
 from aikom.services import approvals
 from aikom.services import ois_connection as oc
-from aikom.services.ois_connection import OisCard, ReviewRow
+from aikom.services.ois_connection_views import OisCard, ReviewRow, conclusion_file
 
 REVIEW_DOCS_KEY = "ois_review_documents"  # (ois, round, findings) -> the document to sign, time fixed
 REVIEW_LABELS = SigningLabels(
@@ -66,9 +66,7 @@ def _download_conclusion(person_id: int, review: ReviewRow) -> None:
         return
     try:
         with unit_of_work() as session:
-            file = oc.conclusion_file(
-                session=session, viewer_id=person_id, conclusion_id=review.conclusion_id
-            )
+            file = conclusion_file(session=session, viewer_id=person_id, conclusion_id=review.conclusion_id)
     except Exception as error:
         show_error(error)
         return

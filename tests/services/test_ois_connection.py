@@ -41,6 +41,7 @@ from aikom.models import (
 from aikom.processes.ois_connection import OisConnectionParams, SelfAssessmentItem
 from aikom.services import approvals
 from aikom.services import ois_connection as oc
+from aikom.services import ois_connection_views as views
 from aikom.services.approvals import ApprovalRequest
 from aikom.services.signin import issue_challenge, sign_in
 from aikom.settings import get_settings
@@ -427,12 +428,12 @@ def test_review_fix_resubmit_conclusion_and_four_eyes_agreement(
     assert "ОІС підключено до АІКОМ" in subjects
 
     # 6. The operator's page shows it all; the conclusion downloads for the operator and the staff only.
-    card = oc.my_systems(session=session, person_id=operator.person.id)[0]
+    card = views.my_systems(session=session, person_id=operator.person.id)[0]
     assert card.state_label == "підключено" and card.agreement_number == agreement.number
     assert [r.outcome for r in card.reviews] == ["failed", "passed"]
     assert card.reviews[1].conclusion_number == conclusion.number
     for viewer in (operator.person, institute.approver):
-        file = oc.conclusion_file(session=session, viewer_id=viewer.id, conclusion_id=conclusion.id)
+        file = views.conclusion_file(session=session, viewer_id=viewer.id, conclusion_id=conclusion.id)
         assert file.document == conclusion.document
     director = session.scalars(select(Person).where(Person.role == PersonRole.DIRECTOR)).first()
     other_company = f.org_unit(
@@ -446,9 +447,9 @@ def test_review_fix_resubmit_conclusion_and_four_eyes_agreement(
         outsiders.append(director)
     for viewer in outsiders:
         with pytest.raises(oc.NotAllowedToSee):
-            oc.conclusion_file(session=session, viewer_id=viewer.id, conclusion_id=conclusion.id)
+            views.conclusion_file(session=session, viewer_id=viewer.id, conclusion_id=conclusion.id)
         with pytest.raises(oc.NotAllowedToSee):
-            oc.staff_applications(session=session, viewer_id=viewer.id)
+            views.staff_applications(session=session, viewer_id=viewer.id)
 
 
 def test_the_extended_review_is_for_a_connected_ois(

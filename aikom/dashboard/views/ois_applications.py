@@ -15,7 +15,7 @@ from aikom.dashboard.widgets import signed_submit
 from aikom.models import Decision, OisState, PersonRole, ReviewRound
 from aikom.services import approvals
 from aikom.services import ois_connection as oc
-from aikom.services.ois_connection import OisCard
+from aikom.services.ois_connection_views import OisCard, staff_applications
 
 AGREEMENT_DOCS_KEY = "ois_agreement_documents"
 FILTERS = {
@@ -107,7 +107,7 @@ choice = st.radio(
 )
 try:
     with unit_of_work() as session:
-        cards = oc.staff_applications(session=session, viewer_id=person.id, states=FILTERS[choice][1])
+        cards = staff_applications(session=session, viewer_id=person.id, states=FILTERS[choice][1])
 except Exception as error:
     show_error(error)
     st.stop()

@@ -17,7 +17,7 @@ from aikom.dashboard.ois_connection_widgets import application_details, reviews
 from aikom.dashboard.widgets import SigningLabels, signed_submit
 from aikom.services import approvals
 from aikom.services import ois_connection as oc
-from aikom.services.ois_connection import OisCard
+from aikom.services.ois_connection_views import OisCard, my_systems
 from aikom.services.persons import PersonView
 
 RESUBMIT_DOCS_KEY = "ois_resubmit_documents"
@@ -111,7 +111,7 @@ st.title("Моя ОІС")
 st.caption(plain(f"Оператор ОІС: {person.org_name}. Заявки вашої компанії, їх перевірки та договір."))
 try:
     with unit_of_work() as session:
-        cards = oc.my_systems(session=session, person_id=person.id)
+        cards = my_systems(session=session, person_id=person.id)
 except Exception as error:
     show_error(error)
     st.stop()
