@@ -51,6 +51,7 @@ def register(
     signature: Path = typer.Option(..., "--signature", help="Підпис виклику (.p7s) КЕП працівника компанії"),
     email: str = typer.Option(..., "--email", help="Ваша ел. пошта"),
     company: str | None = typer.Option(None, "--company", help="Назва компанії (для нової компанії)"),
+    client: str = typer.Option("cli", "--client", help="Ідентифікатор клієнта для обмеження спроб"),
     json_output: bool = JSON_OPTION,
 ) -> None:
     """The company (by the certificate's ЄДРПОУ), its account and the signer's operator card."""
@@ -70,8 +71,12 @@ def register(
                 signature=_read(signature, "Підпис"),
                 email=email,
                 company_name=company,
+                client_key=client,
             )
     except DomainError as error:
+        if not isinstance(error, oc.RegistrationRateLimited):
+            with unit_of_work() as session:
+                oc.registration_refused(session=session, nonce=nonce, client_key=client, reason=error.code)
         _refused(error, json_output)
         return
     payload = {"ok": True, **result.__dict__}

@@ -59,6 +59,7 @@ from aikom.models import (
     ReviewOutcome,
     ReviewRound,
     SignedDecision,
+    SigninAttempt,
     SigninChallenge,
     TaskState,
 )
@@ -150,6 +151,15 @@ class ChallengeNotUsable(ValidationFailed):
 
     def __init__(self, why_uk: str) -> None:
         super().__init__("nonce", f"Виклик для реєстрації: {why_uk} Отримайте новий виклик і підпишіть його.")
+
+
+class RegistrationRateLimited(DomainError):
+    """Too many refused sign-ins or registrations from one client (the sign-in's limit)."""
+
+    code = "rate_limited"
+
+    def __init__(self) -> None:
+        super().__init__("Забагато невдалих спроб входу чи реєстрації. Спробуйте пізніше.")
 
 
 class EdrpouBelongsToEducationUnit(DomainError):
@@ -435,10 +445,27 @@ def register_operator(
     signature: bytes,
     email: str,
     company_name: str | None = None,
+    client_key: str | None = None,
     now: datetime | None = None,
 ) -> Registration:
-    """Register an operator from a challenge signed with the company's КЕП (the challenge is burnt)."""
+    """Register an operator from a challenge signed with the company's КЕП (the challenge is burnt).
+
+    With a `client_key`, a client over the sign-in's failure limit is refused first; a refused attempt is
+    recorded (and its challenge burnt) by `registration_refused` in the caller's next unit of work."""
     now = now or datetime.now(UTC)
+    if client_key is not None:
+        window = now - timedelta(seconds=settings.signin_failure_window_seconds)
+        failures = session.scalar(
+            select(func.count())
+            .select_from(SigninAttempt)
+            .where(
+                SigninAttempt.client_key == client_key,
+                SigninAttempt.ok.is_(False),
+                SigninAttempt.at >= window,
+            )
+        )
+        if (failures or 0) >= settings.signin_max_failures:
+            raise RegistrationRateLimited()
     challenge = session.scalars(
         select(SigninChallenge).where(SigninChallenge.nonce == nonce).with_for_update()
     ).one_or_none()
@@ -465,6 +492,21 @@ def register_operator(
         email=email,
         settings=settings,
     )
+
+
+def registration_refused(
+    *, session: Session, nonce: str, client_key: str, reason: str, now: datetime | None = None
+) -> None:
+    """A refused registration: its challenge burnt (never tried twice) and a failed attempt recorded (it
+    counts towards the client's sign-in failure limit)."""
+    now = now or datetime.now(UTC)
+    challenge = session.scalars(
+        select(SigninChallenge).where(SigninChallenge.nonce == nonce).with_for_update()
+    ).one_or_none()
+    if challenge is not None and challenge.used_at is None:
+        challenge.used_at = now
+    session.add(SigninAttempt(client_key=client_key, person_id=None, ok=False, reason=reason[:64], at=now))
+    session.flush()
 
 
 # --- the application --------------------------------------------------------------------------

@@ -217,6 +217,50 @@ def test_an_operator_registers_with_its_company_kep_and_then_signs_in(
         )
 
 
+def test_a_refused_registration_burns_its_challenge_and_counts_towards_the_limit(
+    session: Session, signing_pki: SigningPki, trust: TrustList, institute: Institute
+) -> None:
+    settings = get_settings()
+    client = f"test-reg-{f.edrpou()}"
+    stranger = signing_pki.issue(name="Без Назви", edrpou=f.edrpou(), rnokpp=f.rnokpp())
+    for _ in range(settings.signin_max_failures):
+        challenge = issue_challenge(session=session, settings=settings)
+        with pytest.raises(oc.RegistrationSignatureRefused), session.begin_nested():
+            oc.register_operator(
+                session=session,
+                settings=settings,
+                trust=trust,
+                nonce=challenge.nonce,
+                signature=sign(stranger, b"not the challenge"),
+                email="x@example.org",
+                company_name="ТОВ «Х»",
+                client_key=client,
+            )
+        oc.registration_refused(session=session, nonce=challenge.nonce, client_key=client, reason="signature")
+        with pytest.raises(oc.ChallengeNotUsable, match="його вже використано"):
+            oc.register_operator(
+                session=session,
+                settings=settings,
+                trust=trust,
+                nonce=challenge.nonce,
+                signature=sign(stranger, challenge.content),
+                email="x@example.org",
+                company_name="ТОВ «Х»",
+            )
+    challenge = issue_challenge(session=session, settings=settings)
+    with pytest.raises(oc.RegistrationRateLimited, match="Забагато невдалих спроб"):
+        oc.register_operator(
+            session=session,
+            settings=settings,
+            trust=trust,
+            nonce=challenge.nonce,
+            signature=sign(stranger, challenge.content),
+            email="x@example.org",
+            company_name="ТОВ «Х»",
+            client_key=client,
+        )
+
+
 def test_a_school_edrpou_is_not_an_operator_company(
     session: Session, signing_pki: SigningPki, trust: TrustList, institute: Institute
 ) -> None:

@@ -8,6 +8,7 @@ import uuid
 
 import streamlit as st
 
+from aikom.core.errors import DomainError
 from aikom.dashboard.context import current_person, flash, settings, show_error, start_session, unit_of_work
 from aikom.dashboard.labels import plain
 from aikom.dashboard.navigation import switch_to
@@ -45,6 +46,7 @@ def _register(nonce: str, signature: bytes, company: str, email: str, *, demo: b
                 signature=signature,
                 email=email,
                 company_name=company or None,
+                client_key=_client_key(),
             )
             if demo:  # the demo newcomer is now a demo person: it signs in and signs with its demo key
                 from aikom.demo.persons import remember_newcomer
@@ -52,6 +54,11 @@ def _register(nonce: str, signature: bytes, company: str, email: str, *, demo: b
                 remember_newcomer(session=session, settings=cfg, person_id=result.person_id)
     except Exception as error:
         st.session_state.pop(NONCE_KEY, None)  # the challenge is burnt by any attempt
+        if isinstance(error, DomainError) and not isinstance(error, oc.RegistrationRateLimited):
+            with unit_of_work() as session:
+                oc.registration_refused(
+                    session=session, nonce=nonce, client_key=_client_key(), reason=error.code
+                )
         show_error(error)
         return
     st.session_state.pop(NONCE_KEY, None)
