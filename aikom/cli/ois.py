@@ -11,6 +11,9 @@ app = typer.Typer(
     help="ОІС: підключення, публічний перелік, доступ закладів, точка рішень про доступ", no_args_is_help=True
 )
 
-# Command modules (one line each):
-from aikom.cli import ois_access as _ois_access  # noqa: E402,F401  (grant, grants, revoke)
-from aikom.cli import ois_admin  # noqa: E402, F401  (list, widen, suspend, reinstate, disconnect)
+# Command modules, imported for the commands they add to `app`:
+from aikom.cli import (  # noqa: E402
+    ois_access,  # noqa: F401  (grant, grants, revoke)
+    ois_admin,  # noqa: F401  (list, widen, suspend, reinstate, disconnect)
+    ois_connection,  # noqa: F401  (register, apply, review, resubmit, agreement, conclusion)
+)

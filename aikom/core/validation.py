@@ -33,6 +33,16 @@ FIELD_NAMES_UK: dict[str, str] = {
     "edebo_id": "Код ЄДЕБО",
     "head": "Керівник",
     "official_email": "Офіційна електронна пошта",
+    # the ОІС connection application
+    "system_name": "Назва ОІС",
+    "site": "Сайт ОІС",
+    "contact_name": "Контактна особа",
+    "contact_email": "Ел. пошта для листів",
+    "contact_phone": "Телефон",
+    "agreement_file_name": "Файл договору про приєднання",
+    "agreement_base64": "Договір про приєднання",
+    "agreement_signature_base64": "Підпис договору про приєднання",
+    "self_assessment": "Самооцінка",
 }
 
 _RULES_UK: dict[str, str] = {

@@ -178,6 +178,18 @@ PAGES: tuple[PageSpec, ...] = (
         "ЗО, тож заступник доступу ОІС не надає й не відкликає.",
     ),
     PageSpec(
+        url_path="ois-applications", title="ОІС: заявки", icon=":material/fact_check:",
+        script=VIEWS / "ois_applications.py", section=WORK,
+        audience=frozenset({R.INSTITUTE_ADMIN, R.MANAGER}),
+        refusal_uk="«ОІС: заявки» — для технічних адміністраторів ІОА (перевірка, погодження договору) і "
+        "керівників та аналітиків.",
+    ),
+    PageSpec(
+        url_path="my-ois", title="Моя ОІС", icon=":material/apps:", script=VIEWS / "ois_mine.py",
+        section=WORK, audience=frozenset({R.OIS_OPERATOR}),
+        refusal_uk="«Моя ОІС» — для оператора ОІС, зареєстрованого з КЕП своєї компанії.",
+    ),
+    PageSpec(
         url_path="api-key", title="Ключ API", icon=":material/vpn_key:", script=VIEWS / "api_key.py",
         section=ACCOUNT, audience=key_holders,
         refusal_uk="Ключ API облікового запису показують керівнику закладу або адміністратору ОУО.",
@@ -185,6 +197,10 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec(
         url_path="my-requests", title="Мої звернення", icon=":material/contact_support:",
         script=VIEWS / "my_requests.py", section=ACCOUNT, audience=EVERY_ROLE,
+    ),
+    PageSpec(
+        url_path="ois-register", title="Реєстрація оператора ОІС", icon=":material/domain_add:",
+        script=VIEWS / "ois_register.py", section=ACCOUNT, audience=ANONYMOUS,
     ),
     PageSpec(
         url_path="kep-check", title="Перевірити КЕП", icon=":material/verified_user:",

@@ -140,6 +140,7 @@ def seed_demo(*, session: Session, settings: Settings, school_id: int | None = N
     for seed, unit in ((44000000, oblast), (44100000, rayon), (44200000, hromada)):
         if unit is not None and unit.edrpou is None:
             unit.edrpou = _free_edrpou(session, seed)
+    ois_company = _demo_ois_company(session, national)
     session.flush()
 
     plan: list[tuple[str, str, PersonRole, OrgUnit | None, str]] = [
@@ -189,6 +190,13 @@ def seed_demo(*, session: Session, settings: Settings, school_id: int | None = N
         ),
         ("director", "Коваленко Оксана Миколаївна", PersonRole.DIRECTOR, school, "Директор"),
         ("deputy", "Руденко Андрій Васильович", PersonRole.DEPUTY, school, "Заступник директора"),
+        (
+            "ois-operator",
+            "Марченко Віктор Олегович",
+            PersonRole.OIS_OPERATOR,
+            ois_company,
+            "Директор з розвитку",
+        ),
     ]
     result: list[DemoPerson] = []
     director: Person | None = None
@@ -218,6 +226,73 @@ def seed_demo(*, session: Session, settings: Settings, school_id: int | None = N
         result.append(_demo_key(settings, key, person, unit, rnokpp=rnokpp, title=title))
     _save(settings, result)
     return result
+
+
+DEMO_OIS_COMPANY = "ТОВ «Демо Е-Журнал»"
+DEMO_NEWCOMER_KEY = "ois-newcomer"  # an employee of a company not registered yet: the registration path
+
+
+def _demo_ois_company(session: Session, national: OrgUnit) -> OrgUnit:
+    """The demo ОІС operator's company (level ois_company under the national unit), created once."""
+    company = session.scalars(
+        select(OrgUnit).where(OrgUnit.level == OrgLevel.OIS_COMPANY, OrgUnit.name == DEMO_OIS_COMPANY)
+    ).first()
+    if company is None:
+        company = OrgUnit(
+            level=OrgLevel.OIS_COMPANY,
+            name=DEMO_OIS_COMPANY,
+            status=OrgStatus.ACTIVE,
+            parent_id=national.id,
+            edrpou=_free_edrpou(session, 45000000),
+        )
+        session.add(company)
+        session.flush()
+        # Its account holds no keys: an operator uses the schools' API keys it is granted.
+        session.add(Account(org_unit_id=company.id, state=AccountState.ACTIVE))
+        session.flush()
+    return company
+
+
+def demo_newcomer_key(*, session: Session, settings: Settings) -> str:
+    """A demo КЕП of an employee of an ОІС company not registered in АІКОМ yet (issued once): what the
+    registration page signs with in demo mode. Its key name."""
+    if not settings.demo_mode:
+        raise DemoModeOff()
+    prefix = settings.pki_dir / "persons" / DEMO_NEWCOMER_KEY
+    if not Path(f"{prefix}.key.pem").exists():
+        prefix.parent.mkdir(parents=True, exist_ok=True)
+        pki.issue_person(
+            settings.pki_dir,
+            name="Гнатюк Софія Романівна",
+            edrpou=_free_edrpou(session, 45500000),
+            rnokpp=_valid_code(3100000000, 10, rnokpp_number),
+            title="Керівник проєкту",
+            organization="ТОВ «Новий Щоденник»",
+        ).write(prefix)
+    return DEMO_NEWCOMER_KEY
+
+
+def remember_newcomer(*, session: Session, settings: Settings, person_id: int) -> DemoPerson:
+    """The newcomer registered (its operator card `person_id`): listed among the demo persons with its demo
+    key, so the demo sign-in and demo signing know it."""
+    if not settings.demo_mode:
+        raise DemoModeOff()
+    person = session.get_one(Person, person_id)
+    unit = session.get_one(OrgUnit, person.org_unit_id)
+    prefix = settings.pki_dir / "persons" / DEMO_NEWCOMER_KEY
+    demo = DemoPerson(
+        person_id=person.id,
+        key=DEMO_NEWCOMER_KEY,
+        full_name=person.full_name,
+        role=person.role.value,
+        org_unit_id=unit.id,
+        org_name=unit.name,
+        edrpou=unit.edrpou or "",
+        key_file=f"{prefix}.key.pem",
+        cert_file=f"{prefix}.cert.pem",
+    )
+    _save(settings, [*(p for p in load_demo_persons(settings) if p.key != DEMO_NEWCOMER_KEY), demo])
+    return demo
 
 
 def _demo_key(

@@ -153,6 +153,16 @@ class SupportReply(BaseModel):
     link: str | None = None
 
 
+class OisConnectionNotice(BaseModel):
+    """About an ОІС's connection, to its operator: returned for fixes, connected, refused."""
+
+    recipient_name: str
+    system_name: str
+    headline: str
+    lines: list[str]
+    link: str | None = None
+
+
 class MailCheck(BaseModel):
     """A message to check that delivery works."""
 
@@ -184,6 +194,7 @@ TEMPLATES: dict[str, type[BaseModel]] = {
     "kep_expiring": KepExpiring,
     "support_reply": SupportReply,
     "ois_notice": OisNotice,
+    "ois_connection_notice": OisConnectionNotice,
 }
 
 

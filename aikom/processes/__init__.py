@@ -20,6 +20,7 @@ PROCESS_MODULES: tuple[str, ...] = (
     "aikom.processes.ois_access",
     "aikom.processes.ois_revocation",
     "aikom.processes.key_regeneration",
+    "aikom.processes.ois_connection",
 )
 # Processes that exist only to try the system out; served and offered in demo mode only.
 DEMO_PROCESS_MODULES: tuple[str, ...] = ("aikom.demo.processes",)

@@ -47,6 +47,9 @@ PAGES = [
     "views/support.py",
     "views/my_requests.py",
     "views/kep_check.py",
+    "views/ois_applications.py",
+    "views/ois_mine.py",
+    "views/ois_register.py",
     MAILBOX,
 ]
 LINK_NAME = "Петренко [клік](http://example.org/x) ![](http://example.org/pixel.png)"
@@ -167,7 +170,7 @@ def test_each_role_sees_only_its_pages(dashboard_world: DashboardWorld) -> None:
     from aikom.dashboard.pages import menu_for
 
     expected = {
-        None: ["Вхід", "Перевірити КЕП", "Підключені ОІС"],
+        None: ["Вхід", "Реєстрація оператора ОІС", "Перевірити КЕП", "Підключені ОІС"],
         "ioa-admin-1": [
             "Мої завдання",
             "Процеси",
@@ -179,6 +182,7 @@ def test_each_role_sees_only_its_pages(dashboard_world: DashboardWorld) -> None:
             "Довідник",
             "Служба підтримки",
             "ОІС",
+            "ОІС: заявки",
             "Мої звернення",
             "Перевірити КЕП",
             "Підключені ОІС",
@@ -202,6 +206,7 @@ def test_each_role_sees_only_its_pages(dashboard_world: DashboardWorld) -> None:
             "Процес",
             "Довідник",
             "ОІС",
+            "ОІС: заявки",
             "Мої звернення",
             "Перевірити КЕП",
             "Підключені ОІС",
@@ -249,6 +254,14 @@ def test_each_role_sees_only_its_pages(dashboard_world: DashboardWorld) -> None:
             "Підключені ОІС",
         ],
         "deputy": ["Процес", "Довідник", "Мої звернення", "Перевірити КЕП", "Підключені ОІС"],
+        "ois-operator": [
+            "Процес",
+            "Почати процес",
+            "Моя ОІС",
+            "Мої звернення",
+            "Перевірити КЕП",
+            "Підключені ОІС",
+        ],
     }
     with unit_of_work() as session:
         for key, titles in expected.items():
