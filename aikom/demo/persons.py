@@ -224,6 +224,12 @@ def seed_demo(*, session: Session, settings: Settings, school_id: int | None = N
         if role == PersonRole.DIRECTOR:
             director = person
         result.append(_demo_key(settings, key, person, unit, rnokpp=rnokpp, title=title))
+        if role == PersonRole.OIS_OPERATOR:
+            from aikom.demo.ois import seed_connected_ois
+
+            seed_connected_ois(
+                session=session, settings=settings, company=unit, operator=person, operator_key=key
+            )
     _save(settings, result)
     return result
 

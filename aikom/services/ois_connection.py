@@ -820,7 +820,7 @@ def _checked_items(round_: ReviewRound, items: Sequence[ReviewItemInput]) -> lis
     return rows
 
 
-def _year_number(session: Session, column: Any, prefix: str, year: int) -> str:
+def year_number(session: Session, column: Any, prefix: str, year: int) -> str:
     stem = f"{prefix}-{year}-"
     taken = session.scalars(select(column).where(column.like(f"{stem}%"))).all()
     highest = max((int(n.rsplit("-", 1)[1]) for n in taken if n and n.rsplit("-", 1)[1].isdigit()), default=0)
@@ -884,7 +884,7 @@ def _build_review_document(
         items=rows,
         comment=(comment or "").strip(),
         conclusion_number=(
-            _year_number(session, OisConclusion.number, CONCLUSION_PREFIX, issued.year)
+            year_number(session, OisConclusion.number, CONCLUSION_PREFIX, issued.year)
             if conclusion
             else None
         ),
@@ -1375,7 +1375,7 @@ def connect(*, session: Session, process_id: int, step_key: str, now: datetime |
         raise NotFound(f"ОІС № {ois.id}: договір не знайдено.")
     today = now.astimezone(KYIV).date()
     agreement.state = AgreementState.APPROVED
-    agreement.number = agreement.number or _year_number(
+    agreement.number = agreement.number or year_number(
         session, Agreement.number, AGREEMENT_PREFIX, today.year
     )
     agreement.agreement_date = today
