@@ -12,3 +12,4 @@ app = typer.Typer(
 )
 
 # Command modules (one line each):
+from aikom.cli import ois_gateway as _ois_gateway  # noqa: E402,F401  (aikom ois serve)

@@ -1,0 +1,246 @@
+"""The ОІС access decision point over HTTP (FastAPI on uvicorn).
+
+POST /v1/decide     headers X-Gateway-Secret (the gateway's), X-Api-Key (the school's key given to
+                    the ОІС); JSON {"client_id", "data_set", "operation": "read"|"write"}
+                    → 200 {"allow", "reason", "message"}; 400 bad request; 401 gateway not
+                    authenticated; 429 too many requests from this ОІС; 503 snapshot not loaded yet
+GET  /metrics       Prometheus metrics (decisions by outcome and reason, latency)
+GET  /health        200 once the snapshot is loaded
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+import orjson
+from fastapi import FastAPI, Request, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+from aikom.core.ois_catalogue import get_catalogue
+from aikom.db import database_url
+from aikom.gateway.decision import OPERATIONS, Decision, Reason, decide
+from aikom.gateway.ratelimit import TokenBuckets
+from aikom.gateway.snapshot import SnapshotListener
+from aikom.settings import Settings
+
+log = logging.getLogger("aikom.gateway")
+
+GATEWAY_SECRET_HEADER = "x-gateway-secret"
+API_KEY_HEADER = "x-api-key"
+MAX_FIELD = 200
+LATENCY_BUCKETS = (0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+
+UNAUTHENTICATED_UK = (
+    "Запит не автентифіковано: шлюз центральної бази даних має передати свій секрет у заголовку "
+    "X-Gateway-Secret."
+)
+RATE_LIMITED_UK = "Забагато запитів від цієї ОІС: зачекайте й повторіть запит пізніше."
+NOT_READY_UK = "Точка рішень про доступ ще завантажує дані; повторіть запит за кілька секунд."
+BAD_REQUEST_UK = (
+    "Некоректний запит: потрібні заголовок X-Api-Key і JSON з полями client_id, data_set та "
+    "operation («read» або «write»), кожне — непорожній рядок до 200 символів."
+)
+BAD_KEY_REASONS = frozenset({Reason.KEY_MALFORMED, Reason.KEY_UNKNOWN})
+
+
+class Metrics:
+    """The decision point's Prometheus metrics, in a registry of its own."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.decisions = Counter(
+            "aikom_ois_decisions",
+            "Access decisions by outcome (allow/deny) and reason.",
+            ["outcome", "reason"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "aikom_ois_decision_seconds",
+            "Time to answer one decision request, inside the server.",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.refused = Counter(
+            "aikom_ois_requests_refused",
+            "Requests answered without a decision, by HTTP status (400, 401, 429, 503).",
+            ["status"],
+            registry=self.registry,
+        )
+        self.snapshot_updates = Counter(
+            "aikom_ois_snapshot_updates",
+            "Snapshot updates: full reloads and applied change notifications.",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.snapshot_size = Gauge(
+            "aikom_ois_snapshot_entries",
+            "Entries in the in-memory snapshot.",
+            ["what"],
+            registry=self.registry,
+        )
+        # Bound children: a label look-up per request costs more than the increment itself.
+        self._decision_children = {
+            reason: self.decisions.labels("allow" if reason == Reason.ALLOWED else "deny", reason.value)
+            for reason in Reason
+        }
+        self._refused_children = {status: self.refused.labels(str(status)) for status in (400, 401, 429, 503)}
+
+    def decided(self, reason: Reason) -> None:
+        self._decision_children[reason].inc()
+
+    def refused_with(self, status: int) -> None:
+        self._refused_children[status].inc()
+
+
+def _json(status: int, body: dict[str, object]) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def _refusal(status: int, code: str, message: str) -> Response:
+    return _json(status, {"allow": False, "reason": code, "message": message})
+
+
+def create_app(settings: Settings, *, listener: SnapshotListener | None = None) -> FastAPI:
+    """The decision point's application; it loads and follows its snapshot while it runs."""
+    metrics = Metrics()
+    catalogue = get_catalogue(settings.ois_catalogue_path)
+    peppers = {pid: value.encode("utf-8") for pid, value in settings.key_peppers.items() if value}
+    secret = settings.ois_gateway_secret.encode("utf-8")
+    callers = TokenBuckets(settings.ois_gateway_rate_per_s, settings.ois_gateway_burst)
+    bad_keys = TokenBuckets(settings.ois_gateway_bad_key_rate_per_s, settings.ois_gateway_bad_key_burst)
+
+    def on_change(kind: str) -> None:
+        metrics.snapshot_updates.labels(kind).inc()
+        snap = follower.snapshot
+        metrics.snapshot_size.labels("api_keys").set(len(snap.keys))
+        metrics.snapshot_size.labels("ois").set(len(snap.ois_by_id))
+        metrics.snapshot_size.labels("grants").set(len(snap.grants))
+
+    follower = listener or SnapshotListener(
+        database_url(settings), full_reload_seconds=settings.ois_gateway_reload_seconds, on_change=on_change
+    )
+    if listener is not None:
+        listener.on_change = on_change
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        follower.start()
+        log.info("ОІС access decision point ready: %d API keys, %d grants", len(follower.snapshot.keys),
+                 len(follower.snapshot.grants))  # fmt: skip
+        try:
+            yield
+        finally:
+            follower.stop()
+
+    app = FastAPI(
+        title="АІКОМ: точка рішень про доступ ОІС", lifespan=lifespan, docs_url=None, redoc_url=None,
+        openapi_url=None,
+    )  # fmt: skip
+    app.state.snapshot_listener = follower
+    app.state.metrics = metrics
+
+    @app.post("/v1/decide")
+    async def decide_endpoint(request: Request) -> Response:
+        started = time.perf_counter()
+        response = _answer(request, await request.body())
+        metrics.latency.observe(time.perf_counter() - started)
+        return response
+
+    def _answer(request: Request, body: bytes) -> Response:
+        presented = request.headers.get(GATEWAY_SECRET_HEADER)
+        if presented is None or not hmac.compare_digest(presented.encode("utf-8", "replace"), secret):
+            metrics.refused_with(401)
+            return _refusal(401, "gateway_unauthenticated", UNAUTHENTICATED_UK)
+        if not follower.ready.is_set():
+            metrics.refused_with(503)
+            return _refusal(503, "not_ready", NOT_READY_UK)
+        token = request.headers.get(API_KEY_HEADER)
+        try:
+            payload = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            payload = None
+        fields = _fields(payload)
+        if fields is None or token is None or not token or len(token) > MAX_FIELD:
+            metrics.refused_with(400)
+            return _refusal(400, "bad_request", BAD_REQUEST_UK)
+        client_id, data_set, operation = fields
+        snap = follower.snapshot
+        caller = client_id if client_id in snap.ois_by_client else "(unknown ОІС)"
+        if not callers.take(caller):
+            metrics.refused_with(429)
+            return _refusal(429, "rate_limited", RATE_LIMITED_UK)
+        decision = decide(
+            snapshot=snap, catalogue=catalogue, peppers=peppers, token=token, client_id=client_id,
+            data_set=data_set, operation=operation, now=datetime.now(UTC),
+        )  # fmt: skip
+        if decision.reason in BAD_KEY_REASONS and not bad_keys.take(caller):
+            metrics.refused_with(429)
+            return _refusal(429, "rate_limited", RATE_LIMITED_UK)
+        metrics.decided(decision.reason)
+        if not decision.allowed:
+            _log_denial(decision, client_id, data_set, operation)
+        return _json(200, {"allow": decision.allowed, "reason": decision.reason.value,
+                           "message": decision.message_uk})  # fmt: skip
+
+    @app.get("/metrics")
+    async def metrics_endpoint() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/health")
+    async def health() -> Response:
+        if not follower.ready.is_set():
+            return _refusal(503, "not_ready", NOT_READY_UK)
+        return _json(200, {"status": "ok"})
+
+    if settings.ois_gateway_hello_route:
+
+        @app.post("/v1/hello")
+        async def hello(request: Request) -> Response:
+            await request.body()
+            return _json(200, {"hello": "world"})
+
+    return app
+
+
+def _fields(payload: object) -> tuple[str, str, str] | None:
+    if not isinstance(payload, dict):
+        return None
+    client_id, data_set, operation = (
+        payload.get("client_id"),
+        payload.get("data_set"),
+        payload.get("operation"),
+    )
+    if not (_text(client_id) and _text(data_set) and operation in OPERATIONS):
+        return None
+    return client_id, data_set, operation  # type: ignore[return-value]  # checked just above
+
+
+def _text(value: object) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= MAX_FIELD
+
+
+def _log_denial(decision: Decision, client_id: str, data_set: str, operation: str) -> None:
+    # The key's public id only: its secret never reaches a log.
+    log.info(
+        "ОІС access denied: reason=%s client_id=%r data_set=%r operation=%s key=%s",
+        decision.reason.value, client_id[:64], data_set[:64], operation, decision.public_id or "-",
+    )  # fmt: skip
+
+
+def create_app_from_settings() -> FastAPI:
+    """The factory uvicorn workers import (`aikom.gateway.app:create_app_from_settings`)."""
+    from aikom.settings import get_settings
+
+    return create_app(get_settings())
