@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from aikom.core.keys import KeyChecksumMismatch, MalformedKey, parse_token, secret_matches
+from aikom.core.keys import secret_matches
 from aikom.core.ois_catalogue import Catalogue
 from aikom.gateway.snapshot import Snapshot
+from aikom.gateway.tokens import parse_presented
 
 OPERATIONS = ("read", "write")
 # Hashed when the public id is unknown, so an unknown key costs as much as a known one.
@@ -102,9 +103,8 @@ def decide(
     now: datetime,
 ) -> Decision:
     """Allow or deny one request; the first rule that fails gives the reason."""
-    try:
-        parsed = parse_token(token)
-    except (MalformedKey, KeyChecksumMismatch):
+    parsed = parse_presented(token)
+    if parsed is None:
         return _deny(Reason.KEY_MALFORMED)
     public_id = parsed.public_id
     if parsed.kind != "api":
