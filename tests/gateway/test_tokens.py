@@ -53,3 +53,11 @@ def test_a_non_canonical_secret_is_refused_by_both() -> None:
         body = f"{prefix}_{public_id}_{secret[:-1]}{last}"
         presented = f"{body}_{_checksum(body)}"
         assert (parse_presented(presented) is None) == (_core(presented) is None) == (last not in "aq")
+
+
+def test_the_checksum_is_spelled_as_the_core_spells_it() -> None:
+    from aikom.core.keys import _checksum as core_checksum
+    from aikom.gateway.tokens import _checksum
+
+    for body in ("", "aika_x", *(generate_token("api").token[:-8] for _ in range(500))):
+        assert _checksum(body) == core_checksum(body)
