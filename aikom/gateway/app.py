@@ -30,7 +30,8 @@ from prometheus_client import (
 
 from aikom.core.ois_catalogue import get_catalogue
 from aikom.db import database_url
-from aikom.gateway.decision import OPERATIONS, Decision, Reason, decide
+from aikom.gateway.decision import OPERATIONS, Reason, decide
+from aikom.gateway.denials import DenialLog
 from aikom.gateway.ratelimit import TokenBuckets
 from aikom.gateway.snapshot import SnapshotListener
 from aikom.settings import Settings
@@ -90,6 +91,11 @@ class Metrics:
             ["what"],
             registry=self.registry,
         )
+        self.denials_not_logged = Counter(
+            "aikom_ois_denials_not_logged",
+            "Denials dropped from the log because too many came at once.",
+            registry=self.registry,
+        )
         # Bound children: a label look-up per request costs more than the increment itself.
         self._decision_children = {
             reason: self.decisions.labels("allow" if reason == Reason.ALLOWED else "deny", reason.value)
@@ -128,6 +134,7 @@ def create_app(settings: Settings, *, listener: SnapshotListener | None = None) 
         metrics.snapshot_size.labels("ois").set(len(snap.ois_by_id))
         metrics.snapshot_size.labels("grants").set(len(snap.grants))
 
+    denials = DenialLog(on_dropped=lambda n: metrics.denials_not_logged.inc(n))
     follower = listener or SnapshotListener(
         database_url(settings), full_reload_seconds=settings.ois_gateway_reload_seconds, on_change=on_change
     )
@@ -136,6 +143,7 @@ def create_app(settings: Settings, *, listener: SnapshotListener | None = None) 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        denials.start()
         follower.start()
         log.info("ОІС access decision point ready: %d API keys, %d grants", len(follower.snapshot.keys),
                  len(follower.snapshot.grants))  # fmt: skip
@@ -143,6 +151,7 @@ def create_app(settings: Settings, *, listener: SnapshotListener | None = None) 
             yield
         finally:
             follower.stop()
+            denials.stop()
 
     app = FastAPI(
         title="АІКОМ: точка рішень про доступ ОІС", lifespan=lifespan, docs_url=None, redoc_url=None,
@@ -193,7 +202,7 @@ def create_app(settings: Settings, *, listener: SnapshotListener | None = None) 
             return _refusal(429, "rate_limited", RATE_LIMITED_UK)
         metrics.decided(decision.reason)
         if not decision.allowed:
-            _log_denial(decision, client_id, data_set, operation)
+            denials.record(decision.reason.value, client_id, data_set, operation, decision.public_id)
         return _json(200, {"allow": decision.allowed, "reason": decision.reason.value,
                            "message": decision.message_uk})  # fmt: skip
 
@@ -233,14 +242,6 @@ def _fields(payload: object) -> tuple[str, str, str] | None:
 
 def _text(value: object) -> bool:
     return isinstance(value, str) and 0 < len(value) <= MAX_FIELD
-
-
-def _log_denial(decision: Decision, client_id: str, data_set: str, operation: str) -> None:
-    # The key's public id only: its secret never reaches a log.
-    log.info(
-        "ОІС access denied: reason=%s client_id=%r data_set=%r operation=%s key=%s",
-        decision.reason.value, client_id[:64], data_set[:64], operation, decision.public_id or "-",
-    )  # fmt: skip
 
 
 def create_app_from_settings() -> FastAPI:
