@@ -103,7 +103,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def populate(engine: Engine, settings: Settings, lines_path: Path) -> dict[str, object]:
+def populate(engine: Engine, settings: Settings, lines_path: Path) -> dict[str, Any]:
     """10,000 schools with accounts, API keys and grants; the wrk data file (token, ОІС, another ОІС)."""
     pepper = pepper_bytes(settings.key_peppers, settings.key_pepper_id)
     rng = random.Random(7)
@@ -270,6 +270,32 @@ def measure_revocations(
     return results
 
 
+def garbage_burst(port: int, client_id: str, count: int = 10_000, clients: int = 8) -> dict[int, int]:
+    """`count` requests with garbage keys from one ОІС at once: HTTP statuses and their numbers."""
+    statuses: dict[int, int] = {}
+    lock = threading.Lock()
+
+    def send(n: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        body = json.dumps({"client_id": client_id, "data_set": "classes", "operation": "read"})
+        for i in range(n):
+            headers = {"X-Gateway-Secret": SECRET, "X-Api-Key": f"aika_{secrets.token_hex(8)}_{i}",
+                       "Content-Type": "application/json"}  # fmt: skip
+            conn.request("POST", "/v1/decide", body=body, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            with lock:
+                statuses[response.status] = statuses.get(response.status, 0) + 1
+        conn.close()
+
+    threads = [threading.Thread(target=send, args=(count // clients,)) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return statuses
+
+
 def decision_counts(port: int) -> dict[str, float]:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
         text_ = response.read().decode()
@@ -371,6 +397,13 @@ def main() -> None:
         print("decisions by reason:", {k: int(v) for k, v in sorted(delta.items()) if v})
         print(f"denied share: {denied / total:.1%}; non-2xx answers: {int(decide['non_2xx'])}")
         print("revocation seconds:", [round(r, 3) for r in revocations])
+        statuses = garbage_burst(port, data["client_ids"][0])
+        survivor = Poller(
+            port, data["tokens"][data["good"][-1]], data["client_ids"][data["good"][-1] % OIS_COUNT]
+        )
+        answered = survivor.until("allowed") is not None
+        print(f"10,000 garbage keys from one ОІС at once: HTTP statuses {statuses}; "
+              f"afterwards a good key of another school allowed: {answered}")  # fmt: skip
         print("uptime:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
         ratio = decide["rps"] / hello["rps"]
         print(
