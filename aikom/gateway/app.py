@@ -28,6 +28,7 @@ from prometheus_client import (
     generate_latest,
 )
 
+from aikom.core.errors import DomainError
 from aikom.core.ois_catalogue import get_catalogue
 from aikom.db import database_url
 from aikom.gateway.decision import OPERATIONS, Reason, decide
@@ -41,6 +42,7 @@ log = logging.getLogger("aikom.gateway")
 GATEWAY_SECRET_HEADER = "x-gateway-secret"
 API_KEY_HEADER = "x-api-key"
 MAX_FIELD = 200
+MAX_BODY = 4096
 LATENCY_BUCKETS = (0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 
 UNAUTHENTICATED_UK = (
@@ -54,6 +56,21 @@ BAD_REQUEST_UK = (
     "operation («read» або «write»), кожне — непорожній рядок до 200 символів."
 )
 BAD_KEY_REASONS = frozenset({Reason.KEY_MALFORMED, Reason.KEY_UNKNOWN})
+
+
+DEMO_SECRET = Settings.model_fields["ois_gateway_secret"].default
+
+
+class GatewaySecretNotSet(DomainError):
+    """Outside demo mode the gateway's secret must be configured, never the shipped demo one."""
+
+    code = "gateway_secret_not_set"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Не налаштовано секрет шлюзу для точки рішень про доступ ОІС: задайте AIKOM_OIS_GATEWAY_SECRET "
+            "(демонстраційне значення дозволене лише в демонстраційному режимі)."
+        )
 
 
 class Metrics:
@@ -120,6 +137,8 @@ def _refusal(status: int, code: str, message: str) -> Response:
 
 def create_app(settings: Settings, *, listener: SnapshotListener | None = None) -> FastAPI:
     """The decision point's application; it loads and follows its snapshot while it runs."""
+    if not settings.demo_mode and settings.ois_gateway_secret == DEMO_SECRET:
+        raise GatewaySecretNotSet()
     metrics = Metrics()
     catalogue = get_catalogue(settings.ois_catalogue_path)
     peppers = {pid: value.encode("utf-8") for pid, value in settings.key_peppers.items() if value}
@@ -162,7 +181,12 @@ def create_app(settings: Settings, *, listener: SnapshotListener | None = None) 
 
     async def decide_endpoint(request: Request) -> Response:
         started = time.perf_counter()
-        response = _answer(request, await request.body())
+        presented = request.headers.get(GATEWAY_SECRET_HEADER)
+        if presented is None or not hmac.compare_digest(presented.encode("utf-8", "replace"), secret):
+            metrics.refused_with(401)
+            response = _refusal(401, "gateway_unauthenticated", UNAUTHENTICATED_UK)
+        else:
+            response = _answer(request, await _read_body(request))
         metrics.latency.observe(time.perf_counter() - started)
         return response
 
@@ -170,17 +194,14 @@ def create_app(settings: Settings, *, listener: SnapshotListener | None = None) 
     # so FastAPI's per-request dependency solving and validation would buy nothing here.
     app.add_route("/v1/decide", decide_endpoint, methods=["POST"])
 
-    def _answer(request: Request, body: bytes) -> Response:
-        presented = request.headers.get(GATEWAY_SECRET_HEADER)
-        if presented is None or not hmac.compare_digest(presented.encode("utf-8", "replace"), secret):
-            metrics.refused_with(401)
-            return _refusal(401, "gateway_unauthenticated", UNAUTHENTICATED_UK)
+    def _answer(request: Request, body: bytes | None) -> Response:
+        """The answer to an authenticated gateway."""
         if not follower.ready.is_set():
             metrics.refused_with(503)
             return _refusal(503, "not_ready", NOT_READY_UK)
         token = request.headers.get(API_KEY_HEADER)
         try:
-            payload = orjson.loads(body)
+            payload = orjson.loads(body) if body is not None else None
         except orjson.JSONDecodeError:
             payload = None
         fields = _fields(payload)
@@ -225,6 +246,21 @@ def create_app(settings: Settings, *, listener: SnapshotListener | None = None) 
         app.add_route("/v1/hello", hello, methods=["POST"])
 
     return app
+
+
+async def _read_body(request: Request) -> bytes | None:
+    """The request body, or None when it is longer than a decision request can be."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _fields(payload: object) -> tuple[str, str, str] | None:

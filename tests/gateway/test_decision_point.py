@@ -362,6 +362,13 @@ def test_the_gateway_must_authenticate(gateway: Gateway, engine: Engine) -> None
     assert bad.status_code == 400
     assert "client_id" in bad.json()["message"]
     assert gateway.decide(school.token, client_id, operation="delete").status_code == 400
+    huge = gateway.client.post(
+        gateway.url + "/v1/decide", headers={"X-Gateway-Secret": SECRET, "X-Api-Key": school.token},
+        json={"client_id": client_id, "data_set": "classes", "operation": "read", "padding": "x" * 100_000},
+    )  # fmt: skip
+    assert huge.status_code == 400
+    # And after all that, the same key is still answered.
+    assert gateway.reason(school.token, client_id) == "allowed"
 
 
 def test_a_burst_of_garbage_keys_is_rate_limited_and_the_service_goes_on(
