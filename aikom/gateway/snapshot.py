@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "aikom_ois_access"
 TABLES = ("access_key", "account", "ois", "ois_phase", "ois_grant")
+# How the listening connection shows in pg_stat_activity.
+APPLICATION_NAME = "aikom-ois-gateway"
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,7 +262,9 @@ class SnapshotListener:
         failing = False
         while not self._stopping.is_set():
             try:
-                with psycopg.connect(self.url, autocommit=True, connect_timeout=5) as conn:
+                with psycopg.connect(
+                    self.url, autocommit=True, connect_timeout=5, application_name=APPLICATION_NAME
+                ) as conn:
                     self._conn = conn
                     conn.execute(f"LISTEN {CHANNEL}")
                     # Listening before loading: no change can fall between the load and the first delta.

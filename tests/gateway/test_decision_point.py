@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 import uvicorn
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, text, update
 from sqlalchemy.orm import Session
 
 from aikom.gateway.app import create_app
@@ -435,3 +435,46 @@ def test_denials_are_logged_without_the_secret(
     assert "reason=no_grant" in caplog.text
     assert secret_part not in caplog.text
     assert school.token not in caplog.text
+
+
+def test_a_lost_listening_connection_is_made_again_and_nothing_is_missed(
+    gateway: Gateway, engine: Engine
+) -> None:
+    school, ois_id, client_id = _poll_ready(gateway, engine)
+    with engine.begin() as conn:
+        killed = (
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND application_name = 'aikom-ois-gateway'"
+                )
+            )
+            .scalars()
+            .all()
+        )
+        # While nobody listens, the grant is revoked: only the reload after reconnecting can see it.
+        conn.execute(update(OisGrant).where(OisGrant.ois_id == ois_id).values(state=GrantState.REVOKED))
+    assert killed and all(killed)
+    assert _poll(gateway, school, client_id, "no_grant") == "no_grant"
+
+
+def test_the_periodic_full_reload_catches_a_change_nobody_announced(
+    database_url: str, engine: Engine
+) -> None:
+    from aikom.gateway.snapshot import SnapshotListener
+
+    school, ois_id, _ = _granted(engine)
+    listener = SnapshotListener(database_url, full_reload_seconds=1.0)
+    listener.start()
+    try:
+        assert (school.key_id, ois_id) in listener.snapshot.grants
+        with engine.begin() as conn:
+            # Triggers off for this transaction (as a restore or a manual fix could do): no NOTIFY.
+            conn.execute(text("SET LOCAL session_replication_role = replica"))
+            conn.execute(update(OisGrant).where(OisGrant.ois_id == ois_id).values(state=GrantState.REVOKED))
+        deadline = time.monotonic() + 10
+        while (school.key_id, ois_id) in listener.snapshot.grants and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert (school.key_id, ois_id) not in listener.snapshot.grants
+    finally:
+        listener.stop()
