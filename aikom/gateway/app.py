@@ -73,6 +73,12 @@ class GatewaySecretNotSet(DomainError):
         )
 
 
+def require_gateway_secret(settings: Settings) -> None:
+    """Refuse to serve outside demo mode with the shipped demo secret."""
+    if not settings.demo_mode and settings.ois_gateway_secret == DEMO_SECRET:
+        raise GatewaySecretNotSet()
+
+
 class Metrics:
     """The decision point's Prometheus metrics, in a registry of its own."""
 
@@ -137,8 +143,7 @@ def _refusal(status: int, code: str, message: str) -> Response:
 
 def create_app(settings: Settings, *, listener: SnapshotListener | None = None) -> FastAPI:
     """The decision point's application; it loads and follows its snapshot while it runs."""
-    if not settings.demo_mode and settings.ois_gateway_secret == DEMO_SECRET:
-        raise GatewaySecretNotSet()
+    require_gateway_secret(settings)
     metrics = Metrics()
     catalogue = get_catalogue(settings.ois_catalogue_path)
     peppers = {pid: value.encode("utf-8") for pid, value in settings.key_peppers.items() if value}

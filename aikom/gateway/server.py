@@ -30,6 +30,9 @@ def serve(
     settings: Settings, host: str | None = None, port: int | None = None, workers: int | None = None
 ) -> None:
     """Serve until SIGINT/SIGTERM; each worker process keeps its own snapshot (and rate limits)."""
+    from aikom.gateway.app import require_gateway_secret
+
+    require_gateway_secret(settings)  # before any worker starts: a message, not a traceback
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if settings.database_url:
         # Workers build their app from the environment's settings: the same database as this process.
