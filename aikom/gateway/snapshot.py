@@ -136,8 +136,14 @@ _PHASE_ORDER = " ORDER BY ois_id, effective_from, id"
 
 
 def libpq_url(sqlalchemy_url: str) -> str:
-    """A SQLAlchemy URL (`postgresql+psycopg://…`) as a libpq connection string."""
-    return make_url(sqlalchemy_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    """A SQLAlchemy URL (`postgresql+psycopg://…`, maybe `?host=<socket dir>&port=…`) as libpq conninfo."""
+    url = make_url(sqlalchemy_url)
+    parts: dict[str, Any] = {
+        "host": url.host, "port": url.port, "user": url.username, "password": url.password,
+        "dbname": url.database,
+    }  # fmt: skip
+    parts.update({name: value if isinstance(value, str) else value[-1] for name, value in url.query.items()})
+    return psycopg.conninfo.make_conninfo(**{k: v for k, v in parts.items() if v is not None})
 
 
 def _key(row: tuple[Any, ...]) -> KeyEntry:
