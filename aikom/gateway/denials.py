@@ -17,6 +17,7 @@ log = logging.getLogger("aikom.gateway")
 
 MAX_PENDING = 100_000
 FLUSH_SECONDS = 0.2
+MAX_LINES_PER_RECORD = 1000
 
 
 class DenialLog:
@@ -52,22 +53,31 @@ class DenialLog:
             self._write()
 
     def _write(self) -> None:
-        written = 0
-        while True:
+        while self._write_batch():
+            pass
+
+    def _write_batch(self) -> bool:
+        """Log up to one record's worth of pending denials; whether more may be waiting."""
+        lines: list[str] = []
+        while len(lines) < MAX_LINES_PER_RECORD:
             try:
                 reason, client_id, data_set, operation, public_id = self._pending.popleft()
             except IndexError:
                 break
             # The key's public id only: its secret never reaches a log.
-            log.info(
-                "ОІС access denied: reason=%s client_id=%r data_set=%r operation=%s key=%s",
-                reason, client_id, data_set, operation, public_id,
-            )  # fmt: skip
-            written += 1
-        self._written += written
+            lines.append(
+                f"ОІС access denied: reason={reason} client_id={client_id!r} data_set={data_set!r} "
+                f"operation={operation} key={public_id}"
+            )
+        if lines:
+            # One record per batch, one line per denial: a record costs tens of microseconds of the
+            # interpreter the event loop shares, a line almost nothing.
+            log.info("%s", "\n".join(lines))
+        self._written += len(lines)
         dropped = self._appended - self._written - len(self._pending)
         if dropped > 0:
             log.warning("ОІС access denials not logged (too many at once): %d", dropped)
             self._written += dropped
             if self._on_dropped:
                 self._on_dropped(dropped)
+        return len(lines) == MAX_LINES_PER_RECORD
