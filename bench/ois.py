@@ -197,19 +197,41 @@ def ensure_wrk() -> str:
     return shutil.which("wrk") or "wrk"
 
 
+def server_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of the server and its worker processes so far."""
+    import psutil
+
+    total = 0.0
+    root = psutil.Process(pid)
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
 def run_wrk(
-    wrk: str, url: str, path: str, lua: Path, lines: Path, args: argparse.Namespace, seconds: int
-) -> dict[str, float]:
+    wrk: str, url: str, path: str, lua: Path, lines: Path, args: argparse.Namespace, seconds: int,
+    server_pid: int | None = None,
+) -> dict[str, float]:  # fmt: skip
     env = dict(os.environ, OIS_BENCH_SCHOOLS=str(lines), OIS_BENCH_PATH=path, OIS_BENCH_SECRET=SECRET)
     command = [wrk, f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds}s", "--latency",
                "-s", str(lua), url]  # fmt: skip
+    cpu_before = server_cpu_seconds(server_pid) if server_pid else 0.0
     out = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
+    cpu = server_cpu_seconds(server_pid) - cpu_before if server_pid else 0.0
     print(out, flush=True)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"99%\s+([\d.]+)(us|ms|s)", out))  # type: ignore[arg-type]
     non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = re.search(r"Socket errors:.*", out)
-    return {"rps": rps, "p99_ms": p99, "non_2xx": float(non_2xx.group(1)) if non_2xx else 0.0,
+    requests = float(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    if server_pid:
+        print(f"server CPU per request: {cpu / requests * 1e6:.0f} µs ({cpu:.1f} CPU-s for {requests:.0f})")
+    return {"rps": rps, "p99_ms": p99, "cpu_us": cpu / requests * 1e6,
+            "non_2xx": float(non_2xx.group(1)) if non_2xx else 0.0,
             "socket_errors": 1.0 if errors else 0.0}  # fmt: skip
 
 
@@ -373,7 +395,7 @@ def main() -> None:
         # its load drifts; the ratio compares the decisions with the mean of both halves.
         half = max(1, args.seconds // 2)
         print(f"--- hello-world route (POST /v1/hello, same server), first {half} s ---", flush=True)
-        hello_before = run_wrk(wrk, base, "/v1/hello", lua, work / "schools.txt", args, half)
+        hello_before = run_wrk(wrk, base, "/v1/hello", lua, work / "schools.txt", args, half, child.pid)
 
         print("--- access decisions (POST /v1/decide) ---", flush=True)
         before = decision_counts(port)
@@ -390,13 +412,13 @@ def main() -> None:
 
         revoker = threading.Thread(target=revoke, daemon=True)
         revoker.start()
-        decide = run_wrk(wrk, base, "/v1/decide", lua, work / "schools.txt", args, args.seconds)
+        decide = run_wrk(wrk, base, "/v1/decide", lua, work / "schools.txt", args, args.seconds, child.pid)
         revoker.join(timeout=120)
         if errors:
             raise errors[0]
         after = decision_counts(port)
         print(f"--- hello-world route, second {half} s ---", flush=True)
-        hello_after = run_wrk(wrk, base, "/v1/hello", lua, work / "schools.txt", args, half)
+        hello_after = run_wrk(wrk, base, "/v1/hello", lua, work / "schools.txt", args, half, child.pid)
         hello_rps = (hello_before["rps"] + hello_after["rps"]) / 2
         hello_p99 = max(hello_before["p99_ms"], hello_after["p99_ms"])
         print(f"hello-world: {hello_before['rps']:.0f} and {hello_after['rps']:.0f} req/s, "

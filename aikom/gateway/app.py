@@ -13,25 +13,22 @@ from __future__ import annotations
 import hmac
 import logging
 import time
-from collections.abc import AsyncIterator
+from bisect import bisect_left
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 import orjson
 from fastapi import FastAPI, Request, Response
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-)
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from aikom.core.errors import DomainError
 from aikom.core.ois_catalogue import get_catalogue
 from aikom.db import database_url
-from aikom.gateway.decision import OPERATIONS, Reason, decide
+from aikom.gateway.decision import OPERATIONS, Reason, Rules
 from aikom.gateway.denials import DenialLog
 from aikom.gateway.ratelimit import TokenBuckets
 from aikom.gateway.snapshot import SnapshotListener
@@ -39,8 +36,6 @@ from aikom.settings import Settings
 
 log = logging.getLogger("aikom.gateway")
 
-GATEWAY_SECRET_HEADER = "x-gateway-secret"
-API_KEY_HEADER = "x-api-key"
 MAX_FIELD = 200
 MAX_BODY = 4096
 LATENCY_BUCKETS = (0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
@@ -55,6 +50,7 @@ BAD_REQUEST_UK = (
     "Некоректний запит: потрібні заголовок X-Api-Key і JSON з полями client_id, data_set та "
     "operation («read» або «write»), кожне — непорожній рядок до 200 символів."
 )
+REFUSAL_STATUSES = (400, 401, 429, 503)
 BAD_KEY_REASONS = frozenset({Reason.KEY_MALFORMED, Reason.KEY_UNKNOWN})
 
 
@@ -79,29 +75,57 @@ def require_gateway_secret(settings: Settings) -> None:
         raise GatewaySecretNotSet()
 
 
+class RequestStats(Collector):
+    """Decisions by reason, refusals by status and the latency histogram, as plain integers.
+
+    Written and read only on the event loop's thread (the /metrics handler runs there too), so no lock:
+    prometheus_client's own counters take one per increment, and a request made four of them.
+    """
+
+    def __init__(self) -> None:
+        self.decisions = dict.fromkeys(Reason, 0)
+        self.refused = dict.fromkeys(REFUSAL_STATUSES, 0)
+        self.buckets = [0] * (len(LATENCY_BUCKETS) + 1)
+        self.latency_sum = 0.0
+
+    def observe(self, seconds: float) -> None:
+        self.buckets[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        self.latency_sum += seconds
+
+    def collect(self) -> Iterator[Metric]:
+        decisions = CounterMetricFamily(
+            "aikom_ois_decisions", "Access decisions by outcome (allow/deny) and reason.",
+            labels=["outcome", "reason"],
+        )  # fmt: skip
+        for reason, count in self.decisions.items():
+            decisions.add_metric(["allow" if reason == Reason.ALLOWED else "deny", reason.value], count)
+        yield decisions
+        refused = CounterMetricFamily(
+            "aikom_ois_requests_refused",
+            "Requests answered without a decision, by HTTP status (400, 401, 429, 503).",
+            labels=["status"],
+        )
+        for status, count in self.refused.items():
+            refused.add_metric([str(status)], count)
+        yield refused
+        cumulative, buckets = 0, []
+        for bound, count in zip((*LATENCY_BUCKETS, float("inf")), self.buckets, strict=True):
+            cumulative += count
+            buckets.append((floatToGoString(bound), float(cumulative)))
+        latency = HistogramMetricFamily(
+            "aikom_ois_decision_seconds", "Time to answer one decision request, inside the server."
+        )
+        latency.add_metric([], buckets, sum_value=self.latency_sum)
+        yield latency
+
+
 class Metrics:
     """The decision point's Prometheus metrics, in a registry of its own."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.decisions = Counter(
-            "aikom_ois_decisions",
-            "Access decisions by outcome (allow/deny) and reason.",
-            ["outcome", "reason"],
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "aikom_ois_decision_seconds",
-            "Time to answer one decision request, inside the server.",
-            buckets=LATENCY_BUCKETS,
-            registry=self.registry,
-        )
-        self.refused = Counter(
-            "aikom_ois_requests_refused",
-            "Requests answered without a decision, by HTTP status (400, 401, 429, 503).",
-            ["status"],
-            registry=self.registry,
-        )
+        self.requests = RequestStats()
+        self.registry.register(self.requests)
         self.snapshot_updates = Counter(
             "aikom_ois_snapshot_updates",
             "Snapshot updates: full reloads and applied change notifications.",
@@ -119,18 +143,12 @@ class Metrics:
             "Denials dropped from the log because too many came at once.",
             registry=self.registry,
         )
-        # Bound children: a label look-up per request costs more than the increment itself.
-        self._decision_children = {
-            reason: self.decisions.labels("allow" if reason == Reason.ALLOWED else "deny", reason.value)
-            for reason in Reason
-        }
-        self._refused_children = {status: self.refused.labels(str(status)) for status in (400, 401, 429, 503)}
 
     def decided(self, reason: Reason) -> None:
-        self._decision_children[reason].inc()
+        self.requests.decisions[reason] += 1
 
     def refused_with(self, status: int) -> None:
-        self._refused_children[status].inc()
+        self.requests.refused[status] += 1
 
 
 def _json(status: int, body: dict[str, object]) -> Response:
@@ -147,6 +165,7 @@ def create_app(settings: Settings, *, listener: SnapshotListener | None = None) 
     metrics = Metrics()
     catalogue = get_catalogue(settings.ois_catalogue_path)
     peppers = {pid: value.encode("utf-8") for pid, value in settings.key_peppers.items() if value}
+    rules = Rules(catalogue, peppers)
     secret = settings.ois_gateway_secret.encode("utf-8")
     callers = TokenBuckets(settings.ois_gateway_rate_per_s, settings.ois_gateway_burst)
     bad_keys = TokenBuckets(settings.ois_gateway_bad_key_rate_per_s, settings.ois_gateway_bad_key_burst)
@@ -186,31 +205,39 @@ def create_app(settings: Settings, *, listener: SnapshotListener | None = None) 
 
     async def decide_endpoint(request: Request) -> Response:
         started = time.perf_counter()
-        presented = request.headers.get(GATEWAY_SECRET_HEADER)
-        if presented is None or not hmac.compare_digest(presented.encode("utf-8", "replace"), secret):
+        presented = token = declared = None
+        # One pass over the raw headers (Starlette's look-up scans them once per name).
+        for name, value in request.scope["headers"]:
+            if name == b"x-gateway-secret":
+                presented = value
+            elif name == b"x-api-key":
+                token = value
+            elif name == b"content-length":
+                declared = value
+        if presented is None or not hmac.compare_digest(presented, secret):
             metrics.refused_with(401)
             response = _refusal(401, "gateway_unauthenticated", UNAUTHENTICATED_UK)
         else:
-            response = _answer(request, await _read_body(request))
-        metrics.latency.observe(time.perf_counter() - started)
+            body = await _read_body(request, declared)
+            response = _answer(token.decode("latin-1") if token is not None else None, body)
+        metrics.requests.observe(time.perf_counter() - started)
         return response
 
     # The hot path (and the bench's hello-world peer) as plain routes: the request is read by hand,
     # so FastAPI's per-request dependency solving and validation would buy nothing here.
     app.add_route("/v1/decide", decide_endpoint, methods=["POST"])
 
-    def _answer(request: Request, body: bytes | None) -> Response:
+    def _answer(token: str | None, body: bytes | None) -> Response:
         """The answer to an authenticated gateway."""
         if not follower.ready.is_set():
             metrics.refused_with(503)
             return _refusal(503, "not_ready", NOT_READY_UK)
-        token = request.headers.get(API_KEY_HEADER)
         try:
             payload = orjson.loads(body) if body is not None else None
         except orjson.JSONDecodeError:
             payload = None
         fields = _fields(payload)
-        if fields is None or token is None or not token or len(token) > MAX_FIELD:
+        if fields is None or not token or len(token) > MAX_FIELD:
             metrics.refused_with(400)
             return _refusal(400, "bad_request", BAD_REQUEST_UK)
         client_id, data_set, operation = fields
@@ -219,10 +246,14 @@ def create_app(settings: Settings, *, listener: SnapshotListener | None = None) 
         if not callers.take(caller):
             metrics.refused_with(429)
             return _refusal(429, "rate_limited", RATE_LIMITED_UK)
-        decision = decide(
-            snapshot=snap, catalogue=catalogue, peppers=peppers, token=token, client_id=client_id,
-            data_set=data_set, operation=operation, now=datetime.now(UTC),
-        )  # fmt: skip
+        decision = rules.decide(
+            snap,
+            token=token,
+            client_id=client_id,
+            data_set=data_set,
+            operation=operation,
+            now=datetime.now(UTC),
+        )
         if decision.reason in BAD_KEY_REASONS and not bad_keys.take(caller):
             metrics.refused_with(429)
             return _refusal(429, "rate_limited", RATE_LIMITED_UK)
@@ -253,19 +284,23 @@ def create_app(settings: Settings, *, listener: SnapshotListener | None = None) 
     return app
 
 
-async def _read_body(request: Request) -> bytes | None:
+async def _read_body(request: Request, declared: bytes | None) -> bytes | None:
     """The request body, or None when it is longer than a decision request can be."""
-    declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
         return None
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    while True:
+        message = await request.receive()
+        if message["type"] != "http.request":
+            return None
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > MAX_BODY:
             return None
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _fields(payload: object) -> tuple[str, str, str] | None:

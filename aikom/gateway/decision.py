@@ -7,11 +7,11 @@ school's grant and the data sets it names, and for `write` the ОІС's capabili
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hmac
 from datetime import datetime
 from enum import StrEnum
+from typing import NamedTuple
 
-from aikom.core.keys import secret_matches
 from aikom.core.ois_catalogue import Catalogue
 from aikom.gateway.snapshot import Snapshot
 from aikom.gateway.tokens import parse_presented
@@ -66,17 +66,12 @@ MESSAGES_UK: dict[Reason, str] = {
 NOT_GRANTED_DATA_SET_UK = "Заклад не надавав цій ОІС доступу до цього набору даних."
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
     allowed: bool
     reason: Reason
     message_uk: str
     # For the log: the key's public id when the token parsed (never its secret).
     public_id: str | None = None
-
-
-def _deny(reason: Reason, public_id: str | None = None, message: str | None = None) -> Decision:
-    return Decision(False, reason, message or MESSAGES_UK[reason], public_id)
 
 
 _OIS_STATE_REASONS = {
@@ -91,62 +86,75 @@ _ACCOUNT_STATE_REASONS = {
 }
 
 
-def decide(
-    *,
-    snapshot: Snapshot,
-    catalogue: Catalogue,
-    peppers: dict[str, bytes],
-    token: str,
-    client_id: str,
-    data_set: str,
-    operation: str,
-    now: datetime,
-) -> Decision:
-    """Allow or deny one request; the first rule that fails gives the reason."""
-    parsed = parse_presented(token)
-    if parsed is None:
-        return _deny(Reason.KEY_MALFORMED)
-    public_id = parsed.public_id
-    if parsed.kind != "api":
-        # A base access key is the school's own; it never opens data to an ОІС.
-        return _deny(Reason.KEY_UNKNOWN, public_id)
-    if catalogue.is_reserved(data_set):
-        return _deny(Reason.RESERVED_DATA_SET, public_id)
-    entry = catalogue.data_set(data_set)
-    if entry is None:
-        return _deny(Reason.UNKNOWN_DATA_SET, public_id)
+def _deny(reason: Reason, public_id: str | None = None, message: str | None = None) -> Decision:
+    return Decision(False, reason, message or MESSAGES_UK[reason], public_id)
 
-    key = snapshot.keys.get(public_id)
-    pepper = peppers.get(key.pepper_id) if key is not None else None
-    if key is None or pepper is None:
-        secret_matches(parsed.secret, _DUMMY_HASH, _DUMMY_PEPPER)
-        return _deny(Reason.KEY_UNKNOWN, public_id)
-    # The secret first: only the key's holder learns that it was deactivated.
-    if not secret_matches(parsed.secret, key.secret_hash, pepper):
-        return _deny(Reason.KEY_UNKNOWN, public_id)
-    if key.state != "active":
-        return _deny(_KEY_STATE_REASONS.get(key.state, Reason.KEY_DEACTIVATED), public_id)
-    account_state = snapshot.accounts.get(key.account_id)
-    if account_state != "active":
-        return _deny(_ACCOUNT_STATE_REASONS.get(account_state or "", Reason.ACCOUNT_DEACTIVATED), public_id)
 
-    ois = snapshot.ois_by_client.get(client_id)
-    if ois is None:
-        return _deny(Reason.OIS_NOT_CONNECTED, public_id)
-    if ois.state != "connected":
-        return _deny(_OIS_STATE_REASONS.get(ois.state, Reason.OIS_NOT_CONNECTED), public_id)
-    capability = ois.capability_at(now)
-    if capability == "none":
-        return _deny(Reason.OIS_NOT_CONNECTED, public_id)
+def _secret_matches(secret: bytes, stored_hash: bytes, pepper: bytes) -> bool:
+    # HMAC-SHA256(pepper, secret) as `aikom.core.keys.hash_secret` computes it, by the one-shot C path.
+    return hmac.compare_digest(hmac.digest(pepper, secret, "sha256"), stored_hash)
 
-    grant = snapshot.grants.get((key.id, ois.id))
-    if grant is None:
-        return _deny(Reason.NO_GRANT, public_id)
-    if data_set not in grant.data_sets:
-        return _deny(Reason.NO_GRANT, public_id, NOT_GRANTED_DATA_SET_UK)
-    if operation == "write":
-        if not entry.writable:
-            return _deny(Reason.DATA_SET_READ_ONLY, public_id)
-        if capability != "receive_transmit":
-            return _deny(Reason.WRITE_NOT_ALLOWED_YET, public_id)
-    return Decision(True, Reason.ALLOWED, MESSAGES_UK[Reason.ALLOWED], public_id)
+
+class Rules:
+    """The catalogue and the peppers, in the shapes a decision looks them up in."""
+
+    def __init__(self, catalogue: Catalogue, peppers: dict[str, bytes]) -> None:
+        self.reserved = frozenset(d.code for d in catalogue.reserved)
+        self.writable = {d.code: d.writable for d in catalogue.data_sets}
+        self.peppers = dict(peppers)
+
+    def decide(
+        self, snapshot: Snapshot, *, token: str, client_id: str, data_set: str, operation: str, now: datetime
+    ) -> Decision:
+        """Allow or deny one request; the first rule that fails gives the reason."""
+        parsed = parse_presented(token)
+        if parsed is None:
+            return _deny(Reason.KEY_MALFORMED)
+        public_id = parsed.public_id
+        if parsed.kind != "api":
+            # A base access key is the school's own; it never opens data to an ОІС.
+            return _deny(Reason.KEY_UNKNOWN, public_id)
+        if data_set in self.reserved:
+            return _deny(Reason.RESERVED_DATA_SET, public_id)
+        writable = self.writable.get(data_set)
+        if writable is None:
+            return _deny(Reason.UNKNOWN_DATA_SET, public_id)
+
+        key = snapshot.keys.get(public_id)
+        pepper = self.peppers.get(key.pepper_id) if key is not None else None
+        if key is None or pepper is None:
+            _secret_matches(parsed.secret, _DUMMY_HASH, _DUMMY_PEPPER)
+            return _deny(Reason.KEY_UNKNOWN, public_id)
+        # The secret first: only the key's holder learns that it was deactivated.
+        if not _secret_matches(parsed.secret, key.secret_hash, pepper):
+            return _deny(Reason.KEY_UNKNOWN, public_id)
+        if key.state != "active":
+            return _deny(_KEY_STATE_REASONS.get(key.state, Reason.KEY_DEACTIVATED), public_id)
+        account_state = snapshot.accounts.get(key.account_id)
+        if account_state != "active":
+            reason = _ACCOUNT_STATE_REASONS.get(account_state or "", Reason.ACCOUNT_DEACTIVATED)
+            return _deny(reason, public_id)
+
+        ois = snapshot.ois_by_client.get(client_id)
+        if ois is None:
+            return _deny(Reason.OIS_NOT_CONNECTED, public_id)
+        if ois.state != "connected":
+            return _deny(_OIS_STATE_REASONS.get(ois.state, Reason.OIS_NOT_CONNECTED), public_id)
+        capability = ois.capability_at(now)
+        if capability == "none":
+            return _deny(Reason.OIS_NOT_CONNECTED, public_id)
+
+        grant = snapshot.grants.get((key.id, ois.id))
+        if grant is None:
+            return _deny(Reason.NO_GRANT, public_id)
+        if data_set not in grant.data_sets:
+            return _deny(Reason.NO_GRANT, public_id, NOT_GRANTED_DATA_SET_UK)
+        if operation == "write":
+            if not writable:
+                return _deny(Reason.DATA_SET_READ_ONLY, public_id)
+            if capability != "receive_transmit":
+                return _deny(Reason.WRITE_NOT_ALLOWED_YET, public_id)
+        return Decision(True, Reason.ALLOWED, _ALLOWED_UK, public_id)
+
+
+_ALLOWED_UK = MESSAGES_UK[Reason.ALLOWED]
