@@ -16,7 +16,6 @@ import time
 from bisect import bisect_left
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 
 import orjson
 from fastapi import FastAPI, Request, Response
@@ -28,7 +27,7 @@ from prometheus_client.utils import floatToGoString
 from aikom.core.errors import DomainError
 from aikom.core.ois_catalogue import get_catalogue
 from aikom.db import database_url
-from aikom.gateway.decision import OPERATIONS, Reason, Rules
+from aikom.gateway.decision import OPERATIONS, Decision, Reason, Rules
 from aikom.gateway.denials import DenialLog
 from aikom.gateway.ratelimit import TokenBuckets
 from aikom.gateway.snapshot import SnapshotListener
@@ -252,7 +251,7 @@ def create_app(settings: Settings, *, listener: SnapshotListener | None = None) 
             client_id=client_id,
             data_set=data_set,
             operation=operation,
-            now=datetime.now(UTC),
+            now=time.time(),
         )
         if decision.reason in BAD_KEY_REASONS and not bad_keys.take(caller):
             metrics.refused_with(429)
@@ -260,8 +259,19 @@ def create_app(settings: Settings, *, listener: SnapshotListener | None = None) 
         metrics.decided(decision.reason)
         if not decision.allowed:
             denials.record(decision.reason.value, client_id, data_set, operation, decision.public_id)
-        return _json(200, {"allow": decision.allowed, "reason": decision.reason.value,
-                           "message": decision.message_uk})  # fmt: skip
+        return _decision_response(decision)
+
+    # Answers are few (a reason and its message): each is serialised once.
+    answers: dict[tuple[Reason, str], bytes] = {}
+
+    def _decision_response(decision: Decision) -> Response:
+        body = answers.get((decision.reason, decision.message_uk))
+        if body is None:
+            body = orjson.dumps(
+                {"allow": decision.allowed, "reason": decision.reason.value, "message": decision.message_uk}
+            )
+            answers[(decision.reason, decision.message_uk)] = body
+        return Response(body, media_type="application/json")
 
     @app.get("/metrics")
     async def metrics_endpoint() -> Response:

@@ -8,7 +8,6 @@ school's grant and the data sets it names, and for `write` the ОІС's capabili
 from __future__ import annotations
 
 import hmac
-from datetime import datetime
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -104,9 +103,9 @@ class Rules:
         self.peppers = dict(peppers)
 
     def decide(
-        self, snapshot: Snapshot, *, token: str, client_id: str, data_set: str, operation: str, now: datetime
+        self, snapshot: Snapshot, *, token: str, client_id: str, data_set: str, operation: str, now: float
     ) -> Decision:
-        """Allow or deny one request; the first rule that fails gives the reason."""
+        """Allow or deny one request at `now` (epoch seconds); the first rule that fails gives the reason."""
         parsed = parse_presented(token)
         if parsed is None:
             return _deny(Reason.KEY_MALFORMED)
