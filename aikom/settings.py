@@ -105,6 +105,22 @@ class Settings(BaseSettings):
     )
     support_canned_replies: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_CANNED_REPLIES))
 
+    # The ОІС access decision point (`aikom ois serve`, a component of `aikom up`): where it listens, the
+    # shared secret the central database's gateway presents (header X-Gateway-Secret; the default is for
+    # demo mode only), the per-ОІС rate limits (all requests; requests with a malformed or unknown key),
+    # how often the in-memory snapshot is reloaded in full besides LISTEN/NOTIFY, uvicorn worker processes,
+    # and the hello-world route the bench compares against.
+    ois_gateway_host: str = "127.0.0.1"
+    ois_gateway_port: int = 8610
+    ois_gateway_secret: str = "demo-gateway-secret-not-for-production"
+    ois_gateway_rate_per_s: float = 1000.0
+    ois_gateway_burst: float = 2000.0
+    ois_gateway_bad_key_rate_per_s: float = 5.0
+    ois_gateway_bad_key_burst: float = 50.0
+    ois_gateway_reload_seconds: float = 300.0
+    ois_gateway_workers: int = 1
+    ois_gateway_hello_route: bool = False
+
     prefect_api_url: str = "http://127.0.0.1:4200/api"
     dashboard_port: int = 8501
     # Where people open the dashboard: links in emails point here.

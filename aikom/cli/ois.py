@@ -16,4 +16,5 @@ from aikom.cli import (  # noqa: E402
     ois_access,  # noqa: F401  (grant, grants, revoke)
     ois_admin,  # noqa: F401  (list, widen, suspend, reinstate, disconnect)
     ois_connection,  # noqa: F401  (register, apply, review, resubmit, agreement, conclusion)
+    ois_gateway,  # noqa: F401  (serve)
 )

@@ -304,6 +304,45 @@ def start_dashboard(settings: Settings, stack: Stack) -> None:
     )
 
 
+def ois_gateway_url(settings: Settings) -> str:
+    """Where the ОІС access decision point answers."""
+    return f"http://{settings.ois_gateway_host}:{settings.ois_gateway_port}"
+
+
+def launch_ois_gateway(settings: Settings, timeout: float = 60.0) -> ChildProcess:
+    """The ОІС access decision point (`aikom ois serve`) as a subprocess; wait until its snapshot loads."""
+    from aikom.orchestration.child import spawn
+    from aikom.orchestration.environment import logs_dir, prefect_env
+
+    command = [sys.executable, "-m", "aikom.cli.main", "ois", "serve"]
+    log_path = logs_dir(settings) / "ois_gateway.log"
+    gateway = ChildProcess(
+        process=spawn(command, env=prefect_env(settings, settings.prefect_api_url), log_path=log_path),
+        log_path=log_path,
+        stop_timeout=15,
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if gateway.process.poll() is not None:
+            raise RuntimeError(
+                "the ОІС access decision point exited at start; see .aikom/logs/ois_gateway.log"
+            )
+        if http_ok(ois_gateway_url(settings) + "/health"):
+            return gateway
+        time.sleep(0.5)
+    gateway.stop(timeout=5)
+    raise RuntimeError(
+        "the ОІС access decision point did not answer in time; see .aikom/logs/ois_gateway.log"
+    )
+
+
+def start_ois_gateway(settings: Settings, stack: Stack) -> None:
+    """The ОІС access decision point, supervised."""
+    stack.components.append(
+        _supervised("ois-gateway", ois_gateway_url(settings), lambda: launch_ois_gateway(settings))
+    )
+
+
 class PortTaken(DomainError):
     """A port the stack needs is already in use (often: the system is already running)."""
 
@@ -324,6 +363,7 @@ def check_ports_free(settings: Settings) -> None:
     ports = [
         ("панель керування", settings.dashboard_port),
         ("сервер процесів Prefect", urlsplit(settings.prefect_api_url).port or 80),
+        ("точка рішень про доступ ОІС", settings.ois_gateway_port),
     ]
     if settings.demo_mode:
         ports.append(("SMTP-скринька", settings.smtp_port))
@@ -333,11 +373,13 @@ def check_ports_free(settings: Settings) -> None:
 
 
 def start_services(settings: Settings, stack: Stack, progress: Callable[[str], None] | None = None) -> None:
-    """Mail, the process engine and the dashboard, in that order (call `check_ports_free` first)."""
+    """Mail, the process engine, the dashboard and the ОІС access decision point, in that order (call
+    `check_ports_free` first)."""
     steps: list[tuple[str, Callable[[Settings, Stack], None]]] = [
         ("Пошта (SMTP-скринька і доставлення)", start_mail),
         ("Сервер процесів Prefect і виконавець", start_engine_components),
         ("Панель керування", start_dashboard),
+        ("Точка рішень про доступ ОІС", start_ois_gateway),
     ]
     for label, start in steps:
         if progress:

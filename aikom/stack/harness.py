@@ -130,6 +130,7 @@ def start_system(data_dir: Path) -> System:
             "AIKOM_DASHBOARD_PORT": str(dashboard_port),
             "AIKOM_SMTP_PORT": str(smtp_port),
             "AIKOM_PREFECT_API_URL": f"http://127.0.0.1:{prefect_port}/api",
+            "AIKOM_OIS_GATEWAY_PORT": str(free_port()),
         }
     )
     log = (data_dir / "up.log").open("wb")

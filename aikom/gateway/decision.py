@@ -1,0 +1,159 @@
+"""The access decision: may this API key be used by this ОІС for this data set and operation, now?
+
+Pure rules over a `Snapshot` (no database): the key is checked for real (format, checksum, then
+HMAC(pepper, secret) against the stored hash), then its state and its account's, the ОІС's state, the
+school's grant and the data sets it names, and for `write` the ОІС's capability in force now.
+"""
+
+from __future__ import annotations
+
+import hmac
+from enum import StrEnum
+from typing import NamedTuple
+
+from aikom.core.ois_catalogue import Catalogue
+from aikom.gateway.snapshot import Snapshot
+from aikom.gateway.tokens import parse_presented
+
+OPERATIONS = ("read", "write")
+# Hashed when the public id is unknown, so an unknown key costs as much as a known one.
+_DUMMY_HASH = bytes(32)
+_DUMMY_PEPPER = b"dummy-pepper"
+
+
+class Reason(StrEnum):
+    """Why a request was allowed or denied (the `reason` of the answer and of the metrics)."""
+
+    ALLOWED = "allowed"
+    KEY_MALFORMED = "key_malformed"
+    KEY_UNKNOWN = "key_unknown"
+    KEY_DEACTIVATED = "key_deactivated"
+    KEY_SUSPENDED = "key_suspended"
+    ACCOUNT_DEACTIVATED = "account_deactivated"
+    ACCOUNT_SUSPENDED = "account_suspended"
+    ACCOUNT_NOT_ACTIVE = "account_not_active"
+    RESERVED_DATA_SET = "reserved_data_set"
+    UNKNOWN_DATA_SET = "unknown_data_set"
+    OIS_NOT_CONNECTED = "ois_not_connected"
+    OIS_SUSPENDED = "ois_suspended"
+    OIS_DISCONNECTED = "ois_disconnected"
+    NO_GRANT = "no_grant"
+    DATA_SET_READ_ONLY = "data_set_read_only"
+    WRITE_NOT_ALLOWED_YET = "write_not_allowed_yet"
+
+
+MESSAGES_UK: dict[Reason, str] = {
+    Reason.ALLOWED: "Доступ дозволено.",
+    Reason.KEY_MALFORMED: "Це не ключ API АІКОМ або ключ скопійовано з помилкою: перевірте ключ.",
+    Reason.KEY_UNKNOWN: "Такого ключа API в системі немає.",
+    Reason.KEY_DEACTIVATED: "Ключ API деактивовано; заклад має отримати новий ключ.",
+    Reason.KEY_SUSPENDED: "Дію ключа API призупинено.",
+    Reason.ACCOUNT_DEACTIVATED: "Обліковий запис закладу, якому належить ключ, деактивовано.",
+    Reason.ACCOUNT_SUSPENDED: "Дію облікового запису закладу, якому належить ключ, призупинено.",
+    Reason.ACCOUNT_NOT_ACTIVE: "Обліковий запис закладу, якому належить ключ, ще не активовано.",
+    Reason.RESERVED_DATA_SET: "Зарахування, відрахування та переведення учнів виконуються виключно "
+    "в державному інтерфейсі АІКОМ; ОІС доступу до них не має.",
+    Reason.UNKNOWN_DATA_SET: "Такого набору даних немає в переліку наборів даних для ОІС.",
+    Reason.OIS_NOT_CONNECTED: "ОІС з таким ідентифікатором не підключена до АІКОМ.",
+    Reason.OIS_SUSPENDED: "Підключення ОІС до АІКОМ призупинено.",
+    Reason.OIS_DISCONNECTED: "ОІС відключено від АІКОМ.",
+    Reason.NO_GRANT: "Заклад не надавав цій ОІС доступу до своїх даних.",
+    Reason.DATA_SET_READ_ONLY: "Цей набір даних ОІС може лише отримувати, не передавати.",
+    Reason.WRITE_NOT_ALLOWED_YET: "ОІС поки що може лише отримувати дані: право передавати дані "
+    "ще не набуло чинності.",
+}
+NOT_GRANTED_DATA_SET_UK = "Заклад не надавав цій ОІС доступу до цього набору даних."
+
+
+class Decision(NamedTuple):
+    allowed: bool
+    reason: Reason
+    message_uk: str
+    # For the log: the key's public id when the token parsed (never its secret).
+    public_id: str | None = None
+
+
+_OIS_STATE_REASONS = {
+    "suspended": Reason.OIS_SUSPENDED,
+    "disconnected": Reason.OIS_DISCONNECTED,
+}
+_KEY_STATE_REASONS = {"deactivated": Reason.KEY_DEACTIVATED, "suspended": Reason.KEY_SUSPENDED}
+_ACCOUNT_STATE_REASONS = {
+    "deactivated": Reason.ACCOUNT_DEACTIVATED,
+    "suspended": Reason.ACCOUNT_SUSPENDED,
+    "pending": Reason.ACCOUNT_NOT_ACTIVE,
+}
+
+
+def _deny(reason: Reason, public_id: str | None = None, message: str | None = None) -> Decision:
+    return Decision(False, reason, message or MESSAGES_UK[reason], public_id)
+
+
+def _secret_matches(secret: bytes, stored_hash: bytes, pepper: bytes) -> bool:
+    # HMAC-SHA256(pepper, secret) as `aikom.core.keys.hash_secret` computes it, by the one-shot C path.
+    return hmac.compare_digest(hmac.digest(pepper, secret, "sha256"), stored_hash)
+
+
+class Rules:
+    """The catalogue and the peppers, in the shapes a decision looks them up in."""
+
+    def __init__(self, catalogue: Catalogue, peppers: dict[str, bytes]) -> None:
+        self.reserved = frozenset(d.code for d in catalogue.reserved)
+        self.writable = {d.code: d.writable for d in catalogue.data_sets}
+        self.peppers = dict(peppers)
+
+    def decide(
+        self, snapshot: Snapshot, *, token: str, client_id: str, data_set: str, operation: str, now: float
+    ) -> Decision:
+        """Allow or deny one request at `now` (epoch seconds); the first rule that fails gives the reason."""
+        parsed = parse_presented(token)
+        if parsed is None:
+            return _deny(Reason.KEY_MALFORMED)
+        public_id = parsed.public_id
+        if parsed.kind != "api":
+            # A base access key is the school's own; it never opens data to an ОІС.
+            return _deny(Reason.KEY_UNKNOWN, public_id)
+        if data_set in self.reserved:
+            return _deny(Reason.RESERVED_DATA_SET, public_id)
+        writable = self.writable.get(data_set)
+        if writable is None:
+            return _deny(Reason.UNKNOWN_DATA_SET, public_id)
+
+        key = snapshot.keys.get(public_id)
+        pepper = self.peppers.get(key.pepper_id) if key is not None else None
+        if key is None or pepper is None:
+            _secret_matches(parsed.secret, _DUMMY_HASH, _DUMMY_PEPPER)
+            return _deny(Reason.KEY_UNKNOWN, public_id)
+        # The secret first: only the key's holder learns that it was deactivated.
+        if not _secret_matches(parsed.secret, key.secret_hash, pepper):
+            return _deny(Reason.KEY_UNKNOWN, public_id)
+        if key.state != "active":
+            return _deny(_KEY_STATE_REASONS.get(key.state, Reason.KEY_DEACTIVATED), public_id)
+        account_state = snapshot.accounts.get(key.account_id)
+        if account_state != "active":
+            reason = _ACCOUNT_STATE_REASONS.get(account_state or "", Reason.ACCOUNT_DEACTIVATED)
+            return _deny(reason, public_id)
+
+        ois = snapshot.ois_by_client.get(client_id)
+        if ois is None:
+            return _deny(Reason.OIS_NOT_CONNECTED, public_id)
+        if ois.state != "connected":
+            return _deny(_OIS_STATE_REASONS.get(ois.state, Reason.OIS_NOT_CONNECTED), public_id)
+        capability = ois.capability_at(now)
+        if capability == "none":
+            return _deny(Reason.OIS_NOT_CONNECTED, public_id)
+
+        grant = snapshot.grants.get((key.id, ois.id))
+        if grant is None:
+            return _deny(Reason.NO_GRANT, public_id)
+        if data_set not in grant.data_sets:
+            return _deny(Reason.NO_GRANT, public_id, NOT_GRANTED_DATA_SET_UK)
+        if operation == "write":
+            if not writable:
+                return _deny(Reason.DATA_SET_READ_ONLY, public_id)
+            if capability != "receive_transmit":
+                return _deny(Reason.WRITE_NOT_ALLOWED_YET, public_id)
+        return Decision(True, Reason.ALLOWED, _ALLOWED_UK, public_id)
+
+
+_ALLOWED_UK = MESSAGES_UK[Reason.ALLOWED]
