@@ -22,6 +22,7 @@ LOG_FILES = {
     "prefect_server": "prefect-server.log",
     "runner": "runner.log",
     "dashboard": "dashboard.log",
+    "ois_gateway": "ois_gateway.log",  # the ОІС access decision point
 }
 STATE_FILE = "stack.json"
 

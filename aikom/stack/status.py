@@ -11,7 +11,7 @@ from sqlalchemy import text
 from aikom.db import database_url, unit_of_work
 from aikom.logwatch import errors_since
 from aikom.settings import Settings
-from aikom.stack.components import dashboard_url, http_ok, port_open
+from aikom.stack.components import dashboard_url, http_ok, ois_gateway_url, port_open
 from aikom.stack.state import StackState, log_paths
 
 # The reconciler is scheduled every minute; a stack up for longer than this with no completed pass is not ok.
@@ -21,6 +21,7 @@ COMPONENT_LOGS = {
     "prefect_server": "prefect_server",
     "runner": "runner",
     "dashboard": "dashboard",
+    "ois_gateway": "ois_gateway",
     "outbox": "stack",
 }
 RESTART_NAMES = {
@@ -28,6 +29,7 @@ RESTART_NAMES = {
     "prefect_server": "prefect-server",
     "runner": "runner",
     "dashboard": "dashboard",
+    "ois_gateway": "ois-gateway",
 }
 
 
@@ -86,6 +88,10 @@ def status(settings: Settings) -> dict[str, Any]:
     components["dashboard"] = {
         "ok": http_ok(dashboard_url(settings) + "/_stcore/health"),
         "url": dashboard_url(settings),
+    }
+    components["ois_gateway"] = {
+        "ok": http_ok(ois_gateway_url(settings) + "/health"),
+        "url": ois_gateway_url(settings),
     }
     state = StackState.read(settings)
     started_at = datetime.fromisoformat(state.started_at) if state else None
