@@ -224,6 +224,13 @@ def test_an_ois_from_registration_through_a_returned_review_to_connected(
     )
     assert check.ok, check.message_uk
 
+    # The public list (no sign-in) now carries it, with exactly what the Institute publishes.
+    code, published = cli("ois", "list", "--public")
+    assert code == 0, published
+    listed = [o for o in published["ois"] if o["name"] == "Е-Журнал Флоу"]
+    assert len(listed) == 1 and listed[0]["capability"] == "receive"
+    assert set(listed[0]) == {"name", "company", "edrpou", "site", "capability", "since"}
+
     # 10. The outbox reaches a real SMTP server: the operator received «returned» and «connected».
     port = _free_port()
     sink = start_sink(tmp_path / "mailbox", port=port)
