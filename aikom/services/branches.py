@@ -25,7 +25,7 @@ from aikom.services.accounts import check_may_open, open_account
 from aikom.services.appointments import appoint_person, check_not_in_role, open_rnokpp, seal_rnokpp
 from aikom.services.approvals import FIRST_SIGNIN_STEP
 from aikom.services.persons import ADMIN_ROLE_OF_LEVEL, PersonData
-from aikom.services.processes import create_process, notify_requester, process_actor
+from aikom.services.processes import create_process, notify_requester, process_actor, process_facts
 from aikom.services.provisioning import LIVE, requesting_person
 from aikom.settings import Settings, get_settings
 
@@ -299,10 +299,9 @@ def start_branch(
 
 
 def _process(session: Session, process_id: int) -> tuple[Process, BranchFacts]:
-    process = session.get(Process, process_id, with_for_update=True, populate_existing=True)
-    if process is None or process.type != TYPE:
-        raise NotFound(f"Процес створення філії № {process_id} не знайдено.")
-    return process, BranchFacts.model_validate(process.parameters)
+    return process_facts(
+        session=session, process_id=process_id, process_type=TYPE, model=BranchFacts, lock=True
+    )
 
 
 def approver_scope(*, session: Session, process_id: int) -> tuple[PersonRole, int]:

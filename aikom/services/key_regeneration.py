@@ -46,7 +46,7 @@ from aikom.processes.key_regeneration import (
 from aikom.services import audit, keys
 from aikom.services.accounts import KEY_HOLDER_ROLES, keep_api_key_for_showing
 from aikom.services.outbox import enqueue
-from aikom.services.processes import create_process, get_process, requester_of
+from aikom.services.processes import create_process, process_facts, requester_of
 from aikom.settings import Settings
 
 LIVE_STATES = (ProcessState.STARTING, ProcessState.RUNNING, ProcessState.WAITING)
@@ -274,10 +274,9 @@ def start_key_regeneration(*, session: Session, actor: Actor, params: KeyRegener
 
 
 def _locked(session: Session, process_id: int) -> tuple[Process, KeyRegenerationFacts]:
-    process = get_process(session=session, process_id=process_id, lock=True)
-    if process.type != TYPE:
-        raise NotFound(f"Процес перегенерації ключа №{process_id} не знайдено.")
-    return process, KeyRegenerationFacts.model_validate(process.parameters)
+    return process_facts(
+        session=session, process_id=process_id, process_type=TYPE, model=KeyRegenerationFacts, lock=True
+    )
 
 
 def approval_shown(*, session: Session, process_id: int) -> list[list[str]]:

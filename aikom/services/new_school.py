@@ -40,7 +40,7 @@ from aikom.processes.new_school import SPEC, TYPE, NewSchoolFacts, NewSchoolPara
 from aikom.services import audit, support
 from aikom.services.org import LEVEL_UK, is_within
 from aikom.services.persons import ADMIN_ROLE_OF_LEVEL
-from aikom.services.processes import create_process
+from aikom.services.processes import create_process, process_facts
 from aikom.services.provisioning import LIVE, requesting_person
 
 EDUCATION_BODY_LEVELS = (OrgLevel.OBLAST, OrgLevel.RAYON, OrgLevel.HROMADA, OrgLevel.DISTRICT)
@@ -539,10 +539,9 @@ def start_new_school(*, session: Session, actor: Actor, params: NewSchoolParams)
 
 def facts_of(session: Session, process_id: int, *, lock: bool = False) -> tuple[Process, NewSchoolFacts]:
     """The process and its typed facts."""
-    process = session.get(Process, process_id, with_for_update=lock or None, populate_existing=lock)
-    if process is None or process.type != TYPE:
-        raise NotFound(f"Процес № {process_id} не знайдено.")
-    return process, NewSchoolFacts.model_validate(process.parameters)
+    return process_facts(
+        session=session, process_id=process_id, process_type=TYPE, model=NewSchoolFacts, lock=lock
+    )
 
 
 def findings_for(*, session: Session, process_id: int) -> NewSchoolFindings:

@@ -56,7 +56,7 @@ from aikom.services import audit
 from aikom.services.key_regeneration import SHOWN_ONCE_UK, NoActiveApiKey, active_api_key, rekey_api
 from aikom.services.ois_admin import capability_in_force
 from aikom.services.outbox import enqueue
-from aikom.services.processes import create_process, get_process, requester_of
+from aikom.services.processes import create_process, get_process, process_facts, requester_of
 from aikom.settings import Settings
 
 LIVE_STATES = (ProcessState.STARTING, ProcessState.RUNNING, ProcessState.WAITING)
@@ -550,10 +550,10 @@ def start_revocation(*, session: Session, actor: Actor, params: OisRevocationPar
 
 
 def _revocation(session: Session, process_id: int) -> tuple[Process, OisRevocationFacts]:
-    process = get_process(session=session, process_id=process_id, lock=True)
-    if process.type != REVOCATION_TYPE:
-        raise NotFound(f"Процес відкликання доступу ОІС №{process_id} не знайдено.")
-    return process, OisRevocationFacts.model_validate(process.parameters)
+    return process_facts(
+        session=session, process_id=process_id, process_type=REVOCATION_TYPE, model=OisRevocationFacts,
+        lock=True,
+    )  # fmt: skip
 
 
 def revocation_shown(*, session: Session, process_id: int) -> list[list[str]]:

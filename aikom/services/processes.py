@@ -7,7 +7,7 @@ A process row is created before its flow run exists (so a start is never lost wh
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -34,6 +34,8 @@ from aikom.processes import title_of
 from aikom.services import audit
 from aikom.services.approvals import PersonNotActive, org_lineage
 from aikom.services.outbox import enqueue
+
+FactsT = TypeVar("FactsT", bound=BaseModel)
 
 FINAL_STATES = frozenset(
     {
@@ -257,6 +259,16 @@ def get_process(*, session: Session, process_id: int, lock: bool = False) -> Pro
     if process is None:
         raise NotFound(f"Процес №{process_id} не знайдено.", process_id=process_id)
     return process
+
+
+def process_facts(
+    *, session: Session, process_id: int, process_type: str, model: type[FactsT], lock: bool = False
+) -> tuple[Process, FactsT]:
+    """A process of `process_type` and its parameters as the typed facts `model` (NotFound otherwise)."""
+    process = get_process(session=session, process_id=process_id, lock=lock)
+    if process.type != process_type:
+        raise NotFound(f"Процес №{process_id} не знайдено.", process_id=process_id)
+    return process, model.model_validate(process.parameters)
 
 
 def attach_flow_run(*, session: Session, process_id: int, flow_run_id: str) -> Process:
