@@ -79,7 +79,7 @@ from aikom.services.decisions import store_signed_decision, verify_signer
 from aikom.services.outbox import enqueue
 from aikom.services.persons import PersonData, create_person, find_persons_by_rnokpp
 from aikom.services.processes import create_process
-from aikom.services.signin import challenge_content
+from aikom.services.signin import challenge_content, too_many_failures
 from aikom.settings import Settings, get_settings
 
 MAX_AGREEMENT_BYTES = 5 * 1024 * 1024  # the accession agreement file (a PDF, usually well below this)
@@ -453,19 +453,10 @@ def register_operator(
     With a `client_key`, a client over the sign-in's failure limit is refused first; a refused attempt is
     recorded (and its challenge burnt) by `registration_refused` in the caller's next unit of work."""
     now = now or datetime.now(UTC)
-    if client_key is not None:
-        window = now - timedelta(seconds=settings.signin_failure_window_seconds)
-        failures = session.scalar(
-            select(func.count())
-            .select_from(SigninAttempt)
-            .where(
-                SigninAttempt.client_key == client_key,
-                SigninAttempt.ok.is_(False),
-                SigninAttempt.at >= window,
-            )
-        )
-        if (failures or 0) >= settings.signin_max_failures:
-            raise RegistrationRateLimited()
+    if client_key is not None and too_many_failures(
+        session=session, settings=settings, client_key=client_key, now=now
+    ):
+        raise RegistrationRateLimited()
     challenge = session.scalars(
         select(SigninChallenge).where(SigninChallenge.nonce == nonce).with_for_update()
     ).one_or_none()

@@ -117,6 +117,21 @@ def issue_challenge(*, session: Session, settings: Settings, now: datetime | Non
     return Challenge(nonce=nonce, expires_at=expires_at)
 
 
+def too_many_failures(*, session: Session, settings: Settings, client_key: str, now: datetime) -> bool:
+    """Has this client failed to sign in (or register) too often within the failure window?"""
+    window_start = now - timedelta(seconds=settings.signin_failure_window_seconds)
+    failures = session.scalar(
+        select(func.count())
+        .select_from(SigninAttempt)
+        .where(
+            SigninAttempt.client_key == client_key,
+            SigninAttempt.ok.is_(False),
+            SigninAttempt.at >= window_start,
+        )
+    )
+    return (failures or 0) >= settings.signin_max_failures
+
+
 def sign_in(
     *,
     session: Session,
@@ -176,17 +191,7 @@ def _attempt(
     now: datetime,
     base_key: str | None,
 ) -> SignInResult:
-    window_start = now - timedelta(seconds=settings.signin_failure_window_seconds)
-    failures = session.scalar(
-        select(func.count())
-        .select_from(SigninAttempt)
-        .where(
-            SigninAttempt.client_key == client_key,
-            SigninAttempt.ok.is_(False),
-            SigninAttempt.at >= window_start,
-        )
-    )
-    if (failures or 0) >= settings.signin_max_failures:
+    if too_many_failures(session=session, settings=settings, client_key=client_key, now=now):
         return _refuse("rate_limited")
 
     challenge = session.scalars(
