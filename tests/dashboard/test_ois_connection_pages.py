@@ -1,6 +1,7 @@
-"""«Реєстрація оператора ОІС», «Моя ОІС» and «ОІС: заявки» per role (Streamlit AppTest, demo КЕП): the
-operator registers and applies, an institute admin reviews (a failed item, then a pass with the conclusion),
-the reviewer may not approve the agreement and another admin does; nobody else sees anything of it."""
+"""«Реєстрація оператора ОІС», «Моя ОІС» and the staff's «ОІС» (tab «Заявки та перевірки») per role
+(Streamlit AppTest, demo КЕП): the operator registers and applies, an institute admin reviews (a failed
+item, then a pass with the conclusion), the reviewer may not approve the agreement and another admin does;
+nobody else sees anything of it."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ from aikom.services.approvals import ApprovalRequest
 from tests.dashboard.conftest import DashboardWorld
 from tests.dashboard.test_pages import _app, _texts
 
-MINE, STAFF, REGISTER = "views/ois_mine.py", "views/ois_applications.py", "views/ois_register.py"
+MINE, STAFF, REGISTER = "views/ois_mine.py", "views/ois_staff.py", "views/ois_register.py"
 
 
 def _application(world: DashboardWorld, system: str) -> tuple[int, int]:
@@ -164,7 +165,7 @@ def test_nobody_else_sees_the_applications(dashboard_world: DashboardWorld) -> N
     _application(dashboard_world, system)
     for key in ("director", "deputy", "oblast-admin", "hromada-admin-1", "support", "ois-operator"):
         at = _app(dashboard_world.persons[key].person_id, STAFF)
-        assert "«ОІС: заявки» — для технічних адміністраторів ІОА" in _texts(at), key
+        assert "«ОІС» — для технічних адміністраторів ІОА" in _texts(at), key
         assert system not in _texts(at), key
     for key in ("director", "deputy", "ioa-admin-1", "manager", "support"):
         at = _app(dashboard_world.persons[key].person_id, MINE)
