@@ -35,6 +35,7 @@ class ApprovalRequested(BaseModel):
     due: str
     task_id: int
     link: str | None = None
+    page_title: str = "Мої завдання"  # the page the step is decided on (a screen of its own or the queue)
 
 
 class ApprovalNotice(BaseModel):
@@ -49,6 +50,7 @@ class ApprovalNotice(BaseModel):
     due: str
     task_id: int
     link: str | None = None
+    page_title: str = "Мої завдання"  # the page the step is decided on (a screen of its own or the queue)
 
 
 class PersonAppointed(BaseModel):

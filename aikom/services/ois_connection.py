@@ -1010,6 +1010,7 @@ def submit_review(
             comment=signed.comment or None,
             sign=sign,
             now=now,
+            own_screen=True,
         )
     else:
         store(None)
@@ -1161,6 +1162,7 @@ def resubmit_application(
         signed=signed,
         trust=trust,
         now=now,
+        own_screen=True,
     )
     ois.submission_count += 1
     ois.state = OisState.IN_REVIEW
@@ -1239,6 +1241,7 @@ def decide_agreement(
         signed=signed,
         trust=trust,
         now=now,
+        own_screen=True,
     )
 
 

@@ -262,3 +262,26 @@ def test_the_extended_review_of_a_connected_ois_on_the_page(dashboard_world: Das
         review = session.scalars(select(OisReview).where(OisReview.ois_id == ois_id)).one()
         assert (review.round, review.outcome.value) == (ReviewRound.EXTENDED, "failed")
         assert session.get_one(Ois, ois_id).state == OisState.CONNECTED
+
+
+def test_the_work_queue_links_the_review_to_the_ois_page_and_offers_no_decision(
+    dashboard_world: DashboardWorld,
+) -> None:
+    operator, reviewer = (dashboard_world.persons[k].person_id for k in ("ois-operator", "ioa-admin-1"))
+    system = f"Черга {uuid.uuid4().hex[:6]}"
+    ois_id, process_id = _application(dashboard_world, system)
+    task_id = _step(process_id, "review-1", operator)
+
+    at = _app(reviewer, "views/my_tasks.py")
+    assert f"№ {task_id}. review-1" in _texts(at)
+    links = [str(e.proto.label) for e in at.get("page_link")]
+    assert "Розглянути на сторінці «ОІС»" in links, links
+    assert "Це завдання розглядають на сторінці «ОІС» (або командою `aikom ois review" in _texts(at)
+    keys = {str(b.key) for b in at.button} | {str(c.key) for c in at.checkbox}
+    assert f"open{task_id}" not in keys and f"pick{task_id}" not in keys and f"claim{task_id}" in keys
+    # Followed from an old email (/tasks?task=N), still no decision panel.
+    at = _app(reviewer, "views/my_tasks.py", task=str(task_id))
+    assert not [b for b in at.button if str(b.key).startswith(f"task{task_id}")]
+    assert not [r for r in at.radio if r.key == f"d{task_id}"]
+    with unit_of_work() as session:
+        assert session.get_one(ApprovalTask, task_id).state == TaskState.OPEN
