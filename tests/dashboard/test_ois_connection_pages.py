@@ -269,7 +269,7 @@ def test_the_work_queue_links_the_review_to_the_ois_page_and_offers_no_decision(
 ) -> None:
     operator, reviewer = (dashboard_world.persons[k].person_id for k in ("ois-operator", "ioa-admin-1"))
     system = f"Черга {uuid.uuid4().hex[:6]}"
-    ois_id, process_id = _application(dashboard_world, system)
+    _, process_id = _application(dashboard_world, system)
     task_id = _step(process_id, "review-1", operator)
 
     at = _app(reviewer, "views/my_tasks.py")
