@@ -73,6 +73,8 @@ def list_tasks(
         absent = f", за відсутності: {row.absence_of}" if row.absence_of else ""
         due = format_kyiv(row.due_at) if row.due_at else "—"
         lines.append(f"№{row.task_id} {row.title} ({row.process_title}) — до {due}{flags}{holder}{absent}")
+        if row.screen_command:  # decided on a screen of its own, not by `aikom tasks decide`
+            lines.append(f"    розглядають на сторінці «{row.screen_title}», командою `{row.screen_command}`")
     if not page.rows:
         lines.append("Немає завдань, що чекають вашого рішення.")
     emit(page.model_dump(mode="json"), json_output, "\n".join(lines))

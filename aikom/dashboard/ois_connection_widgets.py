@@ -1,4 +1,4 @@
-"""What «Моя ОІС» and «ОІС: заявки» share: an ОІС's card (application, agreement, reviews per round with
+"""What «Моя ОІС» and the staff's «ОІС» share: an ОІС's card (application, agreement, reviews per round with
 their notes, the conclusion's download) and the signed review form of an institute admin."""
 
 from __future__ import annotations

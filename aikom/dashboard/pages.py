@@ -61,7 +61,8 @@ def key_holders() -> Roles:
 
 
 def ois_staff() -> Roles:
-    """Who sees the staff's «ОІС» page: institute admins (who decide) and managers (read-only)."""
+    """Who sees the staff's «ОІС» page (applications and reviews, connected ОІС): institute admins (who
+    decide) and managers (read-only)."""
     from aikom.services.ois_admin import STAFF_VIEW_ROLES
 
     return frozenset(STAFF_VIEW_ROLES)
@@ -176,13 +177,6 @@ PAGES: tuple[PageSpec, ...] = (
         section=WORK, audience=frozenset({R.DIRECTOR}),
         refusal_uk="«Доступ ОІС» — для керівника закладу освіти: наразі весь функціонал доступний директору "
         "ЗО, тож заступник доступу ОІС не надає й не відкликає.",
-    ),
-    PageSpec(
-        url_path="ois-applications", title="ОІС: заявки", icon=":material/fact_check:",
-        script=VIEWS / "ois_applications.py", section=WORK,
-        audience=frozenset({R.INSTITUTE_ADMIN, R.MANAGER}),
-        refusal_uk="«ОІС: заявки» — для технічних адміністраторів ІОА (перевірка, погодження договору) і "
-        "керівників та аналітиків.",
     ),
     PageSpec(
         url_path="my-ois", title="Моя ОІС", icon=":material/apps:", script=VIEWS / "ois_mine.py",

@@ -54,7 +54,8 @@ def _ois_connection(process_id: int) -> str:
 
     while True:
         # 2. Human step: the conformity review by an institute admin, item by item, signed (a passed one
-        #    is the Institute's conclusion). Approved in the work queue without the checklist: asked again.
+        #    is the Institute's conclusion), on «ОІС» or `aikom ois review` only (the spec's step screens:
+        #    the generic queue refuses it). A task decided elsewhere before that rule: asked again.
         step = review_step(submission, attempt)
         review = request_approval(
             process_id=process_id,

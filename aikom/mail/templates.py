@@ -35,6 +35,7 @@ class ApprovalRequested(BaseModel):
     due: str
     task_id: int
     link: str | None = None
+    page_title: str = "Мої завдання"  # the page the step is decided on (a screen of its own or the queue)
 
 
 class ApprovalNotice(BaseModel):
@@ -49,6 +50,7 @@ class ApprovalNotice(BaseModel):
     due: str
     task_id: int
     link: str | None = None
+    page_title: str = "Мої завдання"  # the page the step is decided on (a screen of its own or the queue)
 
 
 class PersonAppointed(BaseModel):
@@ -178,6 +180,18 @@ class OisNotice(BaseModel):
     lines: list[str]
 
 
+class OisSchoolNotice(BaseModel):
+    """A school whose active grant an ОІС decision affects (suspension, disconnection), to its director."""
+
+    recipient_name: str
+    school_name: str
+    system_name: str
+    company_name: str
+    subject: str
+    lines: list[str]
+    link: str | None = None
+
+
 # Templates whose one variable is a secret: never stored in clear (see `aikom.services.outbox.enqueue`).
 SECRET_VARIABLES: dict[str, str] = {"base_key_issued": "base_key"}
 
@@ -194,6 +208,7 @@ TEMPLATES: dict[str, type[BaseModel]] = {
     "kep_expiring": KepExpiring,
     "support_reply": SupportReply,
     "ois_notice": OisNotice,
+    "ois_school_notice": OisSchoolNotice,
     "ois_connection_notice": OisConnectionNotice,
 }
 

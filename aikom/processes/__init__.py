@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 from functools import lru_cache
 
-from aikom.processes.registry import ProcessNotStartable, ProcessSpec, UnknownProcessType, load
+from aikom.processes.registry import ProcessNotStartable, ProcessSpec, StepScreen, UnknownProcessType, load
 
 PROCESS_MODULES: tuple[str, ...] = (
     "aikom.processes.director_replacement",
@@ -58,6 +58,14 @@ def get_spec(process_type: str, *, demo: bool | None = None) -> ProcessSpec:
     raise UnknownProcessType(process_type, [s.type for s in specs])
 
 
+def screen_of(process_type: str, step_key: str) -> StepScreen | None:
+    """The screen of its own a step is decided on (None: the generic work queue decides it)."""
+    for spec in all_specs(demo=True):
+        if spec.type == process_type:
+            return spec.screen_for(step_key)
+    return None
+
+
 def title_of(process_type: str) -> str:
     """The Ukrainian title of a process type (the type itself when it is not declared any more)."""
     for spec in all_specs(demo=True):
@@ -71,9 +79,11 @@ __all__ = [
     "PROCESS_MODULES",
     "ProcessNotStartable",
     "ProcessSpec",
+    "StepScreen",
     "UnknownProcessType",
     "all_specs",
     "get_spec",
     "load",
+    "screen_of",
     "title_of",
 ]

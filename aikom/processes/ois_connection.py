@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from aikom.core.validation import Email, RequiredText
 from aikom.models import PersonRole
-from aikom.processes.registry import ProcessSpec
+from aikom.processes.registry import ProcessSpec, StepScreen
 
 TYPE = "ois-connection"
 REVIEW_STEP = "review"  # "review-<submission no>": the conformity review of that submission
@@ -94,6 +94,21 @@ SPEC = ProcessSpec(
         "(отримання даних), лист оператору."
     ),
     step_days={REVIEW_STEP: REVIEW_DAYS, RESUBMIT_STEP: RESUBMIT_DAYS, AGREEMENT_STEP: AGREEMENT_DAYS},
+    # The review is a checklist, the agreement is for a different admin than the reviewer, the
+    # resubmission is the operator's fixed application: each is decided on its own screen only.
+    step_screens={
+        REVIEW_STEP: StepScreen(
+            page="ois", page_title_uk="ОІС", command_uk="aikom ois review --document … --signature …"
+        ),
+        RESUBMIT_STEP: StepScreen(
+            page="my-ois",
+            page_title_uk="Моя ОІС",
+            command_uk="aikom ois resubmit ID --document … --signature …",
+        ),
+        AGREEMENT_STEP: StepScreen(
+            page="ois", page_title_uk="ОІС", command_uk="aikom ois agreement ID --document … --signature …"
+        ),
+    },
     step_titles_uk={
         REVIEW_STEP: "Перевірка відповідності Технічним вимогам",
         RESUBMIT_STEP: "Доопрацювання заявки оператором",

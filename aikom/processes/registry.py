@@ -55,6 +55,17 @@ def load(path: str) -> Any:
 
 
 @dataclass(frozen=True)
+class StepScreen:
+    """Where a human step that needs a screen of its own (a checklist, a form to fix and resubmit) is
+    decided. The generic work queue («Мої завдання», `aikom tasks decide`) does not decide such a step:
+    it links to this page and names this command instead."""
+
+    page: str  # the dashboard page's url path ("ois"); the email about the step links there
+    page_title_uk: str  # its name in the menu («ОІС»)
+    command_uk: str  # the CLI command that decides it ("aikom ois review --document … --signature …")
+
+
+@dataclass(frozen=True)
 class ProcessSpec:
     """One business process: the single place that declares it."""
 
@@ -71,6 +82,9 @@ class ProcessSpec:
     step_days: Mapping[str, int] = field(default_factory=lambda: {"*": 5})
     # How managers call each step (by step key prefix, as in `step_days`): the monitor groups by it.
     step_titles_uk: Mapping[str, str] = field(default_factory=dict)
+    # Steps decided on a screen of their own (by step key prefix, as in `step_days`), never in the
+    # generic work queue: the queue and the email about the step point to that screen instead.
+    step_screens: Mapping[str, StepScreen] = field(default_factory=dict)
     demo: bool = False  # served and offered only in demo mode
     # Import path of `(session=, request=) -> dict` giving the raw parameters prefilled from a support
     # request of a type that maps to this process (`services.support.PROCESS_FOR_TYPE`); without it a
@@ -104,6 +118,13 @@ class ProcessSpec:
     def step_title(self, step_key: str) -> str:
         """The Ukrainian name of a step (its declared group's), or its key."""
         return self.step_titles_uk.get(self.step_group(step_key), step_key)
+
+    def screen_for(self, step_key: str) -> StepScreen | None:
+        """The screen of its own that decides the step `step_key`; None: the generic queue decides it."""
+        for prefix, screen in self.step_screens.items():
+            if step_key == prefix or step_key.startswith(f"{prefix}-"):
+                return screen
+        return None
 
     def parse(self, data: Mapping[str, Any] | BaseModel) -> BaseModel:
         """The parameters, validated (pydantic ValidationError when they do not fit)."""

@@ -41,7 +41,9 @@ from aikom.settings import get_settings
 
 if TYPE_CHECKING:
     from aikom.core.kep.trust import TrustList
+    from aikom.processes.registry import StepScreen
 
+QUEUE_TITLE_UK = "Мої завдання"  # the generic work queue's page, where most steps are decided
 DEFAULT_DECISIONS: tuple[Decision, ...] = (Decision.APPROVE, Decision.REJECT)
 DECISION_LABELS_UK = {
     Decision.APPROVE: "погодити",
@@ -157,6 +159,22 @@ class DecisionDocumentOutdated(DomainError):
 FIRST_SIGNIN_STEP = "first-sign-in"
 
 # --- boundary schemas -------------------------------------------------------------------------
+
+
+class StepHasOwnScreen(DomainError):
+    """The step needs a screen of its own (a checklist, the operator's fixed application): the generic
+    work queue («Мої завдання», `aikom tasks decide`) does not decide it."""
+
+    code = "step_has_own_screen"
+
+    def __init__(self, task: ApprovalTask, screen: StepScreen) -> None:
+        super().__init__(
+            f"Завдання №{task.id} («{task.title}») не ухвалюють у «Моїх завданнях» чи командою "
+            f"`aikom tasks decide`: його розглядають на сторінці «{screen.page_title_uk}» панелі АІКОМ "
+            f"({page_link(screen.page)}) або командою `{screen.command_uk}`.",
+            task_id=task.id,
+            page=screen.page,
+        )
 
 
 class ApprovalRequest(BaseModel):
@@ -310,8 +328,9 @@ def notify_deciders(*, session: Session, task: ApprovalTask) -> list[int]:
 
 def task_email_fields(session: Session, task: ApprovalTask, person: Person) -> dict[str, Any]:
     """What every email about a waiting step says: to whom, which step of which process, who asked,
-    by when (Kyiv time) and the link to it."""
+    by when (Kyiv time) and the link to it — to the work queue, or to the step's own screen."""
     process = session.get_one(Process, task.process_id)
+    screen = screen_of(session, task)
     requester = session.get(Person, process.requester_person_id) if process.requester_person_id else None
     return {
         "recipient_name": person.full_name,
@@ -320,8 +339,22 @@ def task_email_fields(session: Session, task: ApprovalTask, person: Person) -> d
         "requester": requester.full_name if requester else "система",
         "due": format_kyiv(task.due_at),
         "task_id": task.id,
-        "link": task_link(task.id),
+        "link": page_link(screen.page) if screen else task_link(task.id),
+        "page_title": screen.page_title_uk if screen else QUEUE_TITLE_UK,
     }
+
+
+def screen_of(session: Session, task: ApprovalTask) -> StepScreen | None:
+    """The screen of its own the task's step is decided on (the process declares it); None: the queue."""
+    from aikom.processes import screen_of as declared_screen
+
+    process = session.get_one(Process, task.process_id)
+    return declared_screen(process.type, task.step_key)
+
+
+def page_link(url_path: str) -> str:
+    """The address of a dashboard page."""
+    return f"{get_settings().public_url.rstrip('/')}/{url_path}"
 
 
 def task_link(task_id: int) -> str:
@@ -469,14 +502,23 @@ def _starters(session: Session, task: ApprovalTask) -> set[int]:
 
 
 def check_may_decide(
-    *, session: Session, task: ApprovalTask, actor: Person, decision: Decision, now: datetime | None = None
+    *,
+    session: Session,
+    task: ApprovalTask,
+    actor: Person,
+    decision: Decision,
+    now: datetime | None = None,
+    own_screen: bool = False,
 ) -> None:
     """Refuse precisely unless `actor` may take `decision` on `task` now (everything but the signature).
 
-    `check_may_work_on`, then: not taken by a colleague, not overdue, a decision this task offers.
+    `check_may_work_on`, then: a step with a screen of its own is decided there only (`own_screen`: the
+    caller is that screen's service), not taken by a colleague, not overdue, a decision this task offers.
     """
     now = now or datetime.now(UTC)
     check_may_work_on(session=session, task=task, actor=actor)
+    if not own_screen and (screen := screen_of(session, task)) is not None:
+        raise StepHasOwnScreen(task, screen)
     if task.claimed_by_id is not None and task.claimed_by_id != actor.id:
         raise TaskClaimedByOther(task, session.get(Person, task.claimed_by_id))
     if task.due_at is not None and task.due_at < now:
@@ -542,12 +584,14 @@ def decide(
     signed: SignedPayload | None,
     trust: TrustList | None = None,
     now: datetime | None = None,
+    own_screen: bool = False,
 ) -> ApprovalTask:
     """Record `actor`'s КЕП-signed decision on an open task; of two simultaneous deciders exactly one wins.
 
     The task row is locked (`SELECT … FOR UPDATE`), so a second decider waits for the first to commit
     and then gets `AlreadyDecided`. Checks, in this order: role, active card, four-eyes, assignee, claim,
-    org scope, still open, not overdue, a decision this task offers — and only then the signature: the
+    org scope, still open, decided on its own screen when it has one (`own_screen`: the caller is that
+    screen's service), not overdue, a decision this task offers — and only then the signature: the
     document names this task, process, decision, comment and actor; the certificate is the actor's
     (РНОКПП, ЄДРПОУ) with nonRepudiation. The signed decision and an audit entry are written with it.
     """
@@ -573,6 +617,7 @@ def decide(
         comment=comment,
         sign=signature,
         now=now,
+        own_screen=own_screen,
     )
 
 
@@ -585,6 +630,7 @@ def decide_with(
     comment: str | None,
     sign: Callable[[ApprovalTask], SignedDecision],
     now: datetime,
+    own_screen: bool = False,
 ) -> ApprovalTask:
     """Lock the task, check every rule, let `sign` verify and store the signature, record the decision."""
     task = session.scalars(
@@ -595,7 +641,9 @@ def decide_with(
     ).one_or_none()
     if task is None:
         raise NotFound(f"Завдання №{task_id} не знайдено.", task_id=task_id)
-    check_may_decide(session=session, task=task, actor=actor, decision=decision, now=now)
+    check_may_decide(
+        session=session, task=task, actor=actor, decision=decision, now=now, own_screen=own_screen
+    )
     stored = sign(task)
     _record_decision(session, task, actor, decision, comment, now, evidence={"signed_decision_id": stored.id})
     return task

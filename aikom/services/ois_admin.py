@@ -29,7 +29,7 @@ from aikom.core.errors import DomainError, NotFound, RoleNotAllowed, ValidationF
 from aikom.core.kep.trust import TrustList
 from aikom.core.ois_decisions import OisAction, OisDecisionDocument
 from aikom.core.timefmt import format_date, format_kyiv
-from aikom.mail.templates import OisNotice
+from aikom.mail.templates import OisNotice, OisSchoolNotice
 from aikom.models import (
     Agreement,
     AgreementState,
@@ -50,6 +50,7 @@ from aikom.models import (
 from aikom.models.ois import OisState
 from aikom.services import audit, outbox
 from aikom.services.approvals import DOCUMENT_CLOCK_SKEW, DOCUMENT_MAX_AGE, SignedPayload
+from aikom.settings import get_settings
 
 # Who changes a connected ОІС, and who reads the staff's view (the manager read-only, DESIGN §1).
 DECIDER_ROLES = frozenset({PersonRole.INSTITUTE_ADMIN})
@@ -367,6 +368,66 @@ def _tell_operator(session: Session, ois: Ois, *, subject: str, lines: list[str]
         )
 
 
+def _tell_schools(
+    session: Session, ois: Ois, grants: Sequence[OisGrant], *, subject: str, lines: list[str], key: str
+) -> int:
+    """The director of each school whose active grant the decision affects is emailed, ONE message per
+    school (the school's official address when it has no active director); the number of messages."""
+    schools = sorted({g.school_org_unit_id for g in grants})
+    if not schools:
+        return 0
+    units = {u.id: u for u in session.scalars(select(OrgUnit).where(OrgUnit.id.in_(schools)))}
+    directors: dict[int, Person] = {}
+    for person in session.scalars(
+        select(Person)
+        .where(
+            Person.org_unit_id.in_(schools),
+            Person.role == PersonRole.DIRECTOR,
+            Person.state == PersonState.ACTIVE,
+        )
+        .order_by(Person.id)
+    ):
+        directors.setdefault(person.org_unit_id, person)
+    grant_ids: dict[int, list[int]] = {}
+    for grant in grants:
+        grant_ids.setdefault(grant.school_org_unit_id, []).append(grant.id)
+    link = f"{get_settings().public_url.rstrip('/')}/ois-access"
+    messages: list[outbox.Outgoing] = []
+    for school_id in schools:
+        unit, director = units[school_id], directors.get(school_id)
+        address = director.email if director is not None else unit.official_email
+        if not address:
+            continue
+        numbers = ", ".join(f"№{i}" for i in grant_ids[school_id])
+        messages.append(
+            outbox.Outgoing(
+                to_address=address,
+                variables=OisSchoolNotice(
+                    recipient_name=director.full_name if director is not None else "Керівнику закладу",
+                    school_name=unit.name,
+                    system_name=ois.system_name,
+                    company_name=ois.company_name,
+                    subject=subject,
+                    lines=[*lines, f"Доступ вашого закладу: {numbers}."],
+                    link=link,
+                ),
+                idempotency_key=f"{key}-school-{school_id}",
+            )
+        )
+    outbox.enqueue_many(session=session, template="ois_school_notice", messages=messages)
+    return len(messages)
+
+
+def _active_grants(session: Session, ois_id: int) -> list[OisGrant]:
+    return list(
+        session.scalars(
+            select(OisGrant)
+            .where(OisGrant.ois_id == ois_id, OisGrant.state == GrantState.ACTIVE)
+            .order_by(OisGrant.id)
+        )
+    )
+
+
 def _latest_extended_review(session: Session, ois_id: int) -> OisReview | None:
     return session.scalars(
         select(OisReview)
@@ -487,7 +548,8 @@ def suspend(
         reason=text, effective_on=None, now=now,
     )  # fmt: skip
     _change_state(session, ois, OisState.SUSPENDED, text, now)
-    active = _active_grant_count(session, ois.id)
+    affected = _active_grants(session, ois.id)
+    active = len(affected)
     audit.record(
         session=session,
         action="ois.suspended",
@@ -508,6 +570,20 @@ def suspend(
             "до даних не виконується. Після усунення причин Інститут може відновити підключення.",
         ],
         key=f"ois-{ois.id}-suspended-{decision.id}",
+    )
+    _tell_schools(
+        session,
+        ois,
+        affected,
+        subject="роботу зупинено",
+        lines=[
+            f"Інститут освітньої аналітики зупинив підключення цієї ОІС до АІКОМ з {format_kyiv(now)}.",
+            f"Причина: {text}",
+            "Доступ вашого закладу збережено, але доки підключення зупинено, ОІС не отримує даних закладу з "
+            "АІКОМ і не передає їх. Про відновлення підключення повідомить оператор ОІС; переглянути стан "
+            "можна на сторінці «Доступ ОІС».",
+        ],
+        key=f"ois-school-{ois.id}-suspended-{decision.id}",
     )
     return ois
 
@@ -640,6 +716,20 @@ def disconnect(
         ],
         key=f"ois-{ois.id}-disconnected-{decision.id}",
     )
+    _tell_schools(
+        session,
+        ois,
+        grants,
+        subject="підключення припинено, доступ закладу відкликано",
+        lines=[
+            f"Інститут освітньої аналітики відключив цю ОІС від АІКОМ з {format_kyiv(now)}. Це остаточно.",
+            f"Причина: {text}",
+            "Доступ вашого закладу до цієї ОІС відкликано: вона більше не отримує даних закладу. Доступи "
+            "інших ОІС діють, як і раніше; надати доступ іншій підключеній ОІС можна на сторінці "
+            "«Доступ ОІС».",
+        ],
+        key=f"ois-school-{ois.id}-disconnected-{decision.id}",
+    )
     return Disconnection(ois=ois, revoked_grant_ids=revoked, decision_id=decision.id)
 
 
@@ -648,15 +738,6 @@ def _change_state(session: Session, ois: Ois, state: OisState, reason: str, now:
     ois.state_reason = reason
     ois.state_changed_at = now
     session.flush()
-
-
-def _active_grant_count(session: Session, ois_id: int) -> int:
-    return (
-        session.scalar(
-            select(func.count()).where(OisGrant.ois_id == ois_id, OisGrant.state == GrantState.ACTIVE)
-        )
-        or 0
-    )
 
 
 # --- the public list ----------------------------------------------------------------------------------

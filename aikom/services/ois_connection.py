@@ -2,7 +2,7 @@
 accession agreement, is reviewed item by item (failed → returned, fixed, resubmitted), gets the
 Institute's signed conformity conclusion, has its agreement approved by a second institute admin and is
 CONNECTED with capability `receive`. Also the extended review round (for `receive_transmit`) and what
-«Моя ОІС» and the staff's «ОІС: заявки» show.
+«Моя ОІС» and the staff's «ОІС» page show.
 
 Services take keyword-only arguments and the session and never commit; the `*_command` functions at the
 end own the unit of work and wake the waiting run after it commits.
@@ -1001,6 +1001,7 @@ def submit_review(
             comment=signed.comment or None,
             sign=sign,
             now=now,
+            own_screen=True,
         )
     else:
         store(None)
@@ -1152,6 +1153,7 @@ def resubmit_application(
         signed=signed,
         trust=trust,
         now=now,
+        own_screen=True,
     )
     ois.submission_count += 1
     ois.state = OisState.IN_REVIEW
@@ -1230,6 +1232,7 @@ def decide_agreement(
         signed=signed,
         trust=trust,
         now=now,
+        own_screen=True,
     )
 
 
@@ -1255,7 +1258,12 @@ def application_rows(*, session: Session, process_id: int) -> list[list[str]]:
     for code, answer in sorted(ois.self_assessment.items()):
         mark = "виконано" if answer.get("met") else "НЕ виконано"
         rows.append([f"Самооцінка {code}", mark + (f" — {answer['note']}" if answer.get("note") else "")])
-    rows.append(["Як розглянути", "на сторінці «ОІС: заявки» — за переліком вимог, з підписом КЕП"])
+    rows.append(
+        [
+            "Як розглянути",
+            "на сторінці «ОІС» (вкладка «Заявки та перевірки») — за переліком вимог, з підписом КЕП",
+        ]
+    )
     return rows
 
 

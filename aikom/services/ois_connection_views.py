@@ -1,4 +1,4 @@
-"""What «Моя ОІС», «ОІС: заявки» and `aikom ois show|applications|conclusion` show of an ОІС connection:
+"""What «Моя ОІС», the staff's «ОІС» and `aikom ois show|applications|conclusion` show of an ОІС connection:
 its application, agreement, reviews per round and conclusions — to its own operator and institute staff
 only (`ois_connection.NotAllowedToSee` for anyone else). Reads only."""
 
@@ -177,7 +177,8 @@ def my_systems(*, session: Session, person_id: int) -> list[OisCard]:
 
 
 def staff_applications(*, session: Session, viewer_id: int, states: Sequence[OisState] = ()) -> list[OisCard]:
-    """«ОІС: заявки»: every application (of these states), newest first — institute staff only."""
+    """«ОІС» (tab «Заявки та перевірки»): every application (of these states), newest first — institute
+    staff only."""
     viewer = session.get(Person, viewer_id)
     if viewer is None or viewer.role not in STAFF_ROLES or viewer.state != PersonState.ACTIVE:
         raise NotAllowedToSee()

@@ -19,7 +19,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from aikom.core.errors import DomainError, NotFound, NotInScope, RoleNotAllowed
 from aikom.models import ApprovalTask, OrgLevel, OrgUnit, Person, PersonRole, PersonState, Process, TaskState
-from aikom.processes import title_of
+from aikom.processes import screen_of, title_of
 from aikom.services import audit
 from aikom.services.approvals import AlreadyDecided, TaskClaimedByOther, check_may_work_on, get_task
 from aikom.services.org import subtree_ids
@@ -58,6 +58,10 @@ class QueueRow(BaseModel):
     absence_of: str | None
     decisions: list[str]
     details: dict[str, object] = Field(default_factory=dict)
+    # A step decided on a screen of its own (the process declares it): the queue links there instead.
+    screen_page: str | None = None  # its url path
+    screen_title: str | None = None  # its name («ОІС»)
+    screen_command: str | None = None  # the CLI command that decides it
 
 
 class QueuePage(BaseModel):
@@ -191,6 +195,7 @@ def _row(r: Row[Any], now: datetime) -> QueueRow:
     task_id, process_id, step_key, title, due_at, claimed_by_id, level, details = r[:8]
     process_type, process_title = r[10], r[11]
     requester, oblast, claimer, absent = r[13:17]
+    screen = screen_of(process_type, step_key)
     return QueueRow(
         task_id=task_id,
         process_id=process_id,
@@ -208,6 +213,9 @@ def _row(r: Row[Any], now: datetime) -> QueueRow:
         absence_of=absent,
         decisions=list(details.get("decisions") or []),
         details={k: v for k, v in details.items() if k != "decisions"},
+        screen_page=screen.page if screen else None,
+        screen_title=screen.page_title_uk if screen else None,
+        screen_command=screen.command_uk if screen else None,
     )
 
 

@@ -198,8 +198,21 @@ def test_the_operator_receives_the_letter_over_smtp(
         report = deliver_pending_sync(Settings(smtp_port=port), sessions)
     finally:
         sink.stop()
-    assert report.sent == 1
-    [message] = read_mailbox(tmp_path / "mailbox")
-    assert message.to == "hidden.contact@op.example.ua"
+    # The operator and the director of the one school whose active grant is affected (one letter each).
+    assert report.sent == 2
+    with unit_of_work() as s:
+        director = s.get_one(Person, world.director)
+        director_email, director_name = director.email, director.full_name
+    received = {m.to: m for m in read_mailbox(tmp_path / "mailbox")}
+    assert set(received) == {"hidden.contact@op.example.ua", director_email}
+    message = received["hidden.contact@op.example.ua"]
     assert message.subject == f"АІКОМ: ОІС «{world.connected_name}» — роботу зупинено"
     assert "Шановна(ий) Прихована Особа!" in message.text and f"Причина: {reason}" in message.text
+    school = received[director_email]
+    assert school.subject == f"АІКОМ: ОІС «{world.connected_name}» — роботу зупинено"
+    assert f"Шановна(ий) {director_name}!" in school.text and f"Причина: {reason}" in school.text
+    assert (
+        f"Доступ вашого закладу: №{world.grant}." in school.text
+        and "Доступ вашого закладу збережено" in school.text
+    )
+    assert "hidden.contact@op.example.ua" not in school.text

@@ -1,6 +1,7 @@
-"""«Реєстрація оператора ОІС», «Моя ОІС» and «ОІС: заявки» per role (Streamlit AppTest, demo КЕП): the
-operator registers and applies, an institute admin reviews (a failed item, then a pass with the conclusion),
-the reviewer may not approve the agreement and another admin does; nobody else sees anything of it."""
+"""«Реєстрація оператора ОІС», «Моя ОІС» and the staff's «ОІС» (tab «Заявки та перевірки») per role
+(Streamlit AppTest, demo КЕП): the operator registers and applies, an institute admin reviews (a failed
+item, then a pass with the conclusion), the reviewer may not approve the agreement and another admin does;
+nobody else sees anything of it."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ from aikom.services.approvals import ApprovalRequest
 from tests.dashboard.conftest import DashboardWorld
 from tests.dashboard.test_pages import _app, _texts
 
-MINE, STAFF, REGISTER = "views/ois_mine.py", "views/ois_applications.py", "views/ois_register.py"
+MINE, STAFF, REGISTER = "views/ois_mine.py", "views/ois_staff.py", "views/ois_register.py"
 
 
 def _application(world: DashboardWorld, system: str) -> tuple[int, int]:
@@ -164,7 +165,7 @@ def test_nobody_else_sees_the_applications(dashboard_world: DashboardWorld) -> N
     _application(dashboard_world, system)
     for key in ("director", "deputy", "oblast-admin", "hromada-admin-1", "support", "ois-operator"):
         at = _app(dashboard_world.persons[key].person_id, STAFF)
-        assert "«ОІС: заявки» — для технічних адміністраторів ІОА" in _texts(at), key
+        assert "«ОІС» — для технічних адміністраторів ІОА" in _texts(at), key
         assert system not in _texts(at), key
     for key in ("director", "deputy", "ioa-admin-1", "manager", "support"):
         at = _app(dashboard_world.persons[key].person_id, MINE)
@@ -261,3 +262,26 @@ def test_the_extended_review_of_a_connected_ois_on_the_page(dashboard_world: Das
         review = session.scalars(select(OisReview).where(OisReview.ois_id == ois_id)).one()
         assert (review.round, review.outcome.value) == (ReviewRound.EXTENDED, "failed")
         assert session.get_one(Ois, ois_id).state == OisState.CONNECTED
+
+
+def test_the_work_queue_links_the_review_to_the_ois_page_and_offers_no_decision(
+    dashboard_world: DashboardWorld,
+) -> None:
+    operator, reviewer = (dashboard_world.persons[k].person_id for k in ("ois-operator", "ioa-admin-1"))
+    system = f"Черга {uuid.uuid4().hex[:6]}"
+    _, process_id = _application(dashboard_world, system)
+    task_id = _step(process_id, "review-1", operator)
+
+    at = _app(reviewer, "views/my_tasks.py")
+    assert f"№ {task_id}. review-1" in _texts(at)
+    links = [str(e.proto.label) for e in at.get("page_link")]
+    assert "Розглянути на сторінці «ОІС»" in links, links
+    assert "Це завдання розглядають на сторінці «ОІС» (або командою `aikom ois review" in _texts(at)
+    keys = {str(b.key) for b in at.button} | {str(c.key) for c in at.checkbox}
+    assert f"open{task_id}" not in keys and f"pick{task_id}" not in keys and f"claim{task_id}" in keys
+    # Followed from an old email (/tasks?task=N), still no decision panel.
+    at = _app(reviewer, "views/my_tasks.py", task=str(task_id))
+    assert not [b for b in at.button if str(b.key).startswith(f"task{task_id}")]
+    assert not [r for r in at.radio if r.key == f"d{task_id}"]
+    with unit_of_work() as session:
+        assert session.get_one(ApprovalTask, task_id).state == TaskState.OPEN

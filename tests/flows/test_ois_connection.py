@@ -29,7 +29,9 @@ from aikom.models import (
     OisState,
     Person,
     PersonRole,
+    TaskState,
 )
+from aikom.services import approvals
 from aikom.settings import Settings
 from tests import factories as f
 from tests.flows.conftest import CliCall, SignedDecide, wait_for_process, wait_for_step
@@ -110,19 +112,47 @@ def test_an_ois_from_registration_through_a_returned_review_to_connected(
     with unit_of_work(database_url) as s:
         ois_id = s.scalars(select(Ois.id).where(Ois.company_edrpou == edrpou)).one()
 
-    # 3. Approved in the work queue without the checklist: the review is asked again, nothing else changes.
+    # 3. The review is a checklist on its own screen: the generic queue's commands refuse it, naming the
+    #    right command; the task stays open, nothing is recorded, the run still waits for `review-1`.
     wait_for_step(run_id, "review-1", api_url)
     with unit_of_work(database_url) as s:
         queued = s.scalars(
-            select(ApprovalTask.id).where(
+            select(ApprovalTask).where(
                 ApprovalTask.process_id == process_id, ApprovalTask.step_key == "review-1"
             )
         ).one()
-    code, decided = cli_decide(queued, institute.reviewer, Decision.APPROVE, "Погоджую")
-    assert code == 0, decided
-    wait_for_step(run_id, "review-1-2", api_url)
+        queued_id = queued.id
+        reviewer = s.get_one(Person, institute.reviewer)
+        generic = approvals.decision_document(
+            task=queued, actor=reviewer, decision=Decision.REJECT, comment="Без перевірки"
+        )
+    code, refused = cli(
+        "tasks", "document", str(queued_id), "--as", str(institute.reviewer), "--decision", "reject",
+        "--out", str(tmp_path / "generic.json"),
+    )  # fmt: skip
+    assert code == 1 and refused["error"] == "step_has_own_screen", refused
+    assert "aikom ois review --document" in refused["message"] and "«ОІС»" in refused["message"]
+    (tmp_path / "generic.json").write_bytes(generic)
+    code, refused = cli(
+        "tasks", "decide", str(queued_id), "--as", str(institute.reviewer), "--decision", "reject",
+        "--comment", "Без перевірки", "--document", str(tmp_path / "generic.json"),
+        "--signature", str(_signed(database_url, signing_pki, institute.reviewer, tmp_path / "generic.json")),
+    )  # fmt: skip
+    assert code == 1 and refused["error"] == "step_has_own_screen", refused
+    assert "не ухвалюють у «Моїх завданнях» чи командою `aikom tasks decide`" in refused["message"]
     with unit_of_work(database_url) as s:
+        task = s.get_one(ApprovalTask, queued_id)
+        assert (task.state, task.decision) == (TaskState.OPEN, None)
+        assert s.scalars(select(OisReview).where(OisReview.ois_id == ois_id)).first() is None
         assert s.get_one(Ois, ois_id).state == OisState.IN_REVIEW
+        assert (
+            s.scalars(
+                select(ApprovalTask).where(
+                    ApprovalTask.process_id == process_id, ApprovalTask.step_key == "review-1-2"
+                )
+            ).first()
+            is None
+        )
 
     # 4. The review fails an item: the application is RETURNED, the operator is emailed.
     document = tmp_path / "review-1.json"
@@ -240,6 +270,18 @@ def test_an_ois_from_registration_through_a_returned_review_to_connected(
     finally:
         sink.stop()
         engine.dispose()
-    subjects = [m.subject for m in read_mailbox(tmp_path / "mailbox") if m.to == CONTACT]
+    received = read_mailbox(tmp_path / "mailbox")
+    subjects = [m.subject for m in received if m.to == CONTACT]
     assert "АІКОМ: ОІС «Е-Журнал Флоу» — заявку повернуто на доопрацювання" in subjects
     assert "АІКОМ: ОІС «Е-Журнал Флоу» — ОІС підключено до АІКОМ" in subjects
+    # The operator is asked to resubmit on «Моя ОІС» (a page it can open), never sent to the work queue;
+    # the reviewer is sent to «ОІС».
+    [asked] = [
+        m for m in received if m.to == "olena@ejournal.example.org" and "потрібне ваше рішення" in m.subject
+    ]
+    assert "на сторінці «Моя ОІС»" in asked.text and "/my-ois" in asked.text, asked.text
+    assert "/tasks" not in asked.text and "«Мої завдання»" not in asked.text
+    with unit_of_work(database_url) as s:
+        reviewer_email = s.get_one(Person, institute.reviewer).email
+    review_asks = [m for m in received if m.to == reviewer_email and "Перевірити відповідність" in m.subject]
+    assert review_asks and all("/ois" in m.text and "/tasks" not in m.text for m in review_asks)

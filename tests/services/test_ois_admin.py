@@ -436,3 +436,87 @@ def test_the_staff_view_is_for_admins_and_managers_with_everything(session: Sess
     assert row.agreement_number and row.capability == OisCapability.RECEIVE
     assert svc.staff_may_decide(session=session, actor=admin)
     assert not svc.staff_may_decide(session=session, actor=f.actor(world.manager))
+
+
+def _school_letters(session: Session, ois: Ois) -> list[EmailMessage]:
+    return list(
+        session.scalars(
+            select(EmailMessage)
+            .where(
+                EmailMessage.template == "ois_school_notice",
+                EmailMessage.idempotency_key.like(f"ois-school-{ois.id}-%"),
+            )
+            .order_by(EmailMessage.to_address, EmailMessage.id)
+        )
+    )
+
+
+def test_suspension_and_disconnection_tell_the_directors_of_the_schools_with_active_grants(
+    session: Session, world: World, signing_pki: SigningPki, trust: TrustList
+) -> None:
+    ois = of.connected_ois(session, reviewer=world.reviewer)
+    other = of.connected_ois(session, reviewer=world.reviewer)
+    # A school with a director (and a deputy, never told); one without a director (its official address);
+    # one whose grant was revoked earlier; one whose grant is to another ОІС.
+    lyceum, lyceum_account = _school(session, world, "Ліцей «Сузір'я»")
+    director = f.person(session, lyceum_account, role=PersonRole.DIRECTOR, email="director@lyceum.example.ua")
+    deputy = f.person(session, lyceum_account, role=PersonRole.DEPUTY, email="deputy@lyceum.example.ua")
+    gymnasium, gymnasium_account = _school(session, world, "Гімназія без керівника")
+    gymnasium.official_email = "office@gymnasium.example.ua"
+    revoked_school, revoked_account = _school(session, world, "Школа, що відкликала доступ")
+    f.person(session, revoked_account, role=PersonRole.DIRECTOR, email="revoked@school.example.ua")
+    elsewhere, elsewhere_account = _school(session, world, "Школа іншої ОІС")
+    f.person(session, elsewhere_account, role=PersonRole.DIRECTOR, email="elsewhere@school.example.ua")
+    lyceum_grant = of.grant(session, ois, lyceum, of.api_key(session, lyceum_account))
+    gymnasium_grant = of.grant(session, ois, gymnasium, of.api_key(session, gymnasium_account))
+    old = of.grant(session, ois, revoked_school, of.api_key(session, revoked_account))
+    old.state, old.revoked_at = GrantState.REVOKED, NOW - timedelta(days=3)
+    of.grant(session, other, elsewhere, of.api_key(session, elsewhere_account))
+    session.flush()
+
+    reason = "Інцидент безпеки: витік ключів"
+    _decide(session, signing_pki, trust, world.admin, ois, OisAction.SUSPEND, reason)
+    letters = _school_letters(session, ois)
+    assert [(m.to_address, m.variables["school_name"]) for m in letters] == [
+        ("director@lyceum.example.ua", "Ліцей «Сузір'я»"),
+        ("office@gymnasium.example.ua", "Гімназія без керівника"),
+    ]
+    assert letters[0].variables["recipient_name"] == director.full_name
+    assert letters[1].variables["recipient_name"] == "Керівнику закладу"
+    assert deputy.email not in [m.to_address for m in letters]
+    letter = render("ois_school_notice", letters[0].variables)
+    assert letter.subject == f"АІКОМ: ОІС «{ois.system_name}» — роботу зупинено"
+    assert f"Шановна(ий) {director.full_name}!" in letter.text
+    assert (
+        f"Заклад освіти «Ліцей «Сузір'я»» надав доступ до своїх даних ОІС «{ois.system_name}»" in letter.text
+    )
+    assert (
+        f"Причина: {reason}" in letter.text and f"Доступ вашого закладу: №{lyceum_grant.id}." in letter.text
+    )
+    assert "Доступ вашого закладу збережено" in letter.text and "/ois-access" in letter.text
+    assert (
+        f"Доступ вашого закладу: №{gymnasium_grant.id}."
+        in render("ois_school_notice", letters[1].variables).text
+    )
+
+    # Reinstated, then disconnected: each affected school is told once more, that its grant is revoked.
+    later = NOW + timedelta(minutes=5)
+    _decide(session, signing_pki, trust, world.admin, ois, OisAction.REINSTATE, "Усунуто", at=later)
+    assert len(_school_letters(session, ois)) == 2
+    _decide(
+        session, signing_pki, trust, world.admin, ois, OisAction.DISCONNECT, "Договір розірвано", at=later
+    )
+    told = [m for m in _school_letters(session, ois) if m.id not in {x.id for x in letters}]
+    assert sorted(m.to_address for m in told) == ["director@lyceum.example.ua", "office@gymnasium.example.ua"]
+    assert {m.variables["subject"] for m in told} == {"підключення припинено, доступ закладу відкликано"}
+    text = render("ois_school_notice", told[0].variables).text
+    assert "Причина: Договір розірвано" in text and "Доступ вашого закладу до цієї ОІС відкликано" in text
+
+
+def test_a_suspension_without_active_grants_tells_no_school(
+    session: Session, world: World, signing_pki: SigningPki, trust: TrustList
+) -> None:
+    ois = of.connected_ois(session, reviewer=world.reviewer)
+    _decide(session, signing_pki, trust, world.admin, ois, OisAction.SUSPEND, "Планова перевірка")
+    assert _school_letters(session, ois) == []
+    assert [e.variables["subject"] for e in _emails(session, ois)] == ["роботу зупинено"]

@@ -15,6 +15,7 @@ from aikom.core.kep import TrustList
 from aikom.core.kep.reasons import Purpose
 from aikom.core.kep.verify import verify_detached
 from aikom.core.pki import IssuedPerson
+from aikom.mail.templates import render
 from aikom.models import (
     Account,
     AccountState,
@@ -38,15 +39,18 @@ from aikom.models import (
     ReviewRound,
     TaskState,
 )
+from aikom.processes import get_spec, screen_of
 from aikom.processes.ois_connection import OisConnectionParams, SelfAssessmentItem
-from aikom.services import approvals
+from aikom.services import approvals, queue
 from aikom.services import ois_connection as oc
 from aikom.services import ois_connection_views as views
-from aikom.services.approvals import ApprovalRequest
+from aikom.services.approvals import ApprovalRequest, StepHasOwnScreen
+from aikom.services.processes import create_process
+from aikom.services.queue import QueueFilters
 from aikom.services.signin import issue_challenge, sign_in
 from aikom.settings import get_settings
 from tests import factories as f
-from tests.signing import SigningPki, sign
+from tests.signing import SigningPki, decide_signed, sign
 
 AGREEMENT = "Договір про приєднання до АІКОМ. Сторона: ТОВ «Е-Журнал». Дата: 30.11.2026.".encode()
 CHECKS = [c.code for c in oc.checklist()]
@@ -525,3 +529,129 @@ def test_the_extended_review_is_for_a_connected_ois(
     ]
     assert headlines == ["розширену перевірку не пройдено", "розширену перевірку пройдено"]
     assert _count(session, OisConclusion, ois_id=ois.id) == 0
+
+
+# --- steps with a screen of their own -----------------------------------------------------------
+# The review checklist, the agreement for a different admin and the operator's resubmission are never
+# decided in the generic work queue: a decision there is refused with a message naming the page and the
+# command, nothing is recorded; the queue row and the email about the step point to the right page («ОІС»,
+# «Моя ОІС»), never to «Мої завдання».
+
+
+def test_the_process_declares_which_steps_have_a_screen_of_their_own() -> None:
+    spec = get_spec("ois-connection")
+    for key in ("review-1", "review-3-2"):  # a review asked again keeps its screen
+        screen = spec.screen_for(key)
+        assert screen is not None and (screen.page, screen.page_title_uk) == ("ois", "ОІС"), key
+        assert "aikom ois review" in screen.command_uk
+    resubmit = screen_of("ois-connection", "resubmit-2")
+    assert resubmit is not None and (resubmit.page, resubmit.page_title_uk) == ("my-ois", "Моя ОІС")
+    assert "aikom ois resubmit" in resubmit.command_uk
+    agreement = screen_of("ois-connection", "agreement")
+    assert agreement is not None and agreement.page == "ois" and "aikom ois agreement" in agreement.command_uk
+    # Steps of other processes stay in the generic queue.
+    assert screen_of("director-replacement", "approve") is None
+    assert screen_of("ois-connection", "reviewer") is None  # a prefix only when followed by «-N»
+
+
+def test_a_review_step_is_refused_in_the_generic_queue_and_leaves_nothing(
+    session: Session, signing_pki: SigningPki, trust: TrustList, institute: Institute, operator: Operator
+) -> None:
+    ois, process = _apply(session, operator, trust)
+    task_id = _open_step(
+        session, process, "review-1", [PersonRole.INSTITUTE_ADMIN], excluded_person_id=operator.person.id
+    )
+    for decision in (Decision.REJECT, Decision.APPROVE):
+        with pytest.raises(StepHasOwnScreen) as refused:
+            decide_signed(session, signing_pki, task_id=task_id, actor=institute.reviewer, decision=decision)
+        message = refused.value.message_uk
+        assert f"Завдання №{task_id}" in message
+        assert (
+            "на сторінці «ОІС» панелі АІКОМ" in message
+            and f"{get_settings().public_url.rstrip('/')}/ois" in message
+        )
+        assert "`aikom ois review --document … --signature …`" in message
+    task = session.get_one(ApprovalTask, task_id)
+    assert (task.state, task.decision) == (TaskState.OPEN, None)
+    assert session.get_one(type(ois), ois.id).state == OisState.IN_REVIEW
+    assert session.scalars(select(OisReview).where(OisReview.ois_id == ois.id)).first() is None
+
+    # The queue shows it with where it is decided; the review on its own screen decides the same task.
+    row = next(
+        r
+        for r in queue.queue_page(session=session, actor=institute.reviewer, filters=QueueFilters()).rows
+        if r.task_id == task_id
+    )
+    assert (row.screen_page, row.screen_title) == ("ois", "ОІС")
+    assert row.screen_command is not None and "aikom ois review" in row.screen_command
+    _review(session, signing_pki, trust, ois, institute.reviewer, {"TR-02": "Шифруйте ключі"})
+    task = session.get_one(ApprovalTask, task_id)
+    assert (task.state, task.decision, task.decided_by_id) == (
+        TaskState.DECIDED,
+        Decision.REJECT,
+        institute.reviewer.id,
+    )
+    assert [
+        r.outcome.value for r in session.scalars(select(OisReview).where(OisReview.ois_id == ois.id))
+    ] == ["failed"]
+
+
+def test_the_resubmit_step_emails_the_operator_a_link_to_my_ois(
+    session: Session, signing_pki: SigningPki, trust: TrustList, institute: Institute, operator: Operator
+) -> None:
+    ois, process = _apply(session, operator, trust)
+    _open_step(
+        session, process, "review-1", [PersonRole.INSTITUTE_ADMIN], excluded_person_id=operator.person.id
+    )
+    _review(session, signing_pki, trust, ois, institute.reviewer, {"TR-02": "Шифруйте ключі"})
+    task_id = _open_step(
+        session,
+        process,
+        "resubmit-1",
+        [PersonRole.OIS_OPERATOR],
+        scope_org_unit_id=operator.company.id,
+        decisions=[Decision.CONFIRM],
+    )
+    [message] = session.scalars(
+        select(EmailMessage).where(
+            EmailMessage.idempotency_key == f"approval-task-{task_id}-person-{operator.person.id}"
+        )
+    ).all()
+    assert message.template == "approval_requested" and message.to_address == operator.person.email
+    base = get_settings().public_url.rstrip("/")
+    assert (message.variables["link"], message.variables["page_title"]) == (f"{base}/my-ois", "Моя ОІС")
+    rendered = render("approval_requested", message.variables)
+    assert "на сторінці «Моя ОІС» панелі АІКОМ" in rendered.text and f"{base}/my-ois" in rendered.text
+    assert "/tasks" not in rendered.text and "/tasks" not in rendered.html
+
+    # Confirming it in the generic queue is refused; the operator resubmits on «Моя ОІС» (or the CLI).
+    with pytest.raises(StepHasOwnScreen) as refused:
+        decide_signed(session, signing_pki, task_id=task_id, actor=operator.person, decision=Decision.CONFIRM)
+    assert "«Моя ОІС»" in refused.value.message_uk and "aikom ois resubmit" in refused.value.message_uk
+    assert session.get_one(ApprovalTask, task_id).state == TaskState.OPEN
+    assert session.get_one(type(ois), ois.id).state == OisState.RETURNED
+
+
+def test_a_step_of_the_generic_queue_still_links_to_the_queue(session: Session, institute: Institute) -> None:
+    from tests import factories as f
+
+    process = create_process(
+        session=session,
+        type="director-replacement",
+        actor=f.actor(institute.reviewer),
+        subject_org_unit_id=institute.reviewer.org_unit_id,
+        title="Заміна керівника",
+    )
+    task = approvals.create_task(
+        session=session,
+        request=approvals.ApprovalRequest(
+            process_id=process.id,
+            step_key="approve",
+            title="Погодити",
+            allowed_roles=[PersonRole.INSTITUTE_ADMIN],
+            excluded_person_id=institute.reviewer.id,
+            due_business_days=5,
+        ),
+    )
+    fields = approvals.task_email_fields(session, task, institute.approver)
+    assert fields["link"].endswith(f"/tasks?task={task.id}") and fields["page_title"] == "Мої завдання"

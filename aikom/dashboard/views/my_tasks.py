@@ -18,6 +18,7 @@ from aikom import commands
 from aikom.dashboard.context import flash, show_error, unit_of_work
 from aikom.dashboard.labels import DECISION_LABELS_UK, kyiv, plain
 from aikom.dashboard.navigation import open_page
+from aikom.dashboard.pages import page as page_spec
 from aikom.dashboard.widgets import SigningLabels, oblast_filter, signed_submit
 from aikom.models import Decision
 from aikom.processes import all_specs
@@ -210,6 +211,20 @@ def _unpick(task_id: int) -> None:
     st.session_state.pop(f"pick{task_id}", None)
 
 
+def _own_screen(row: QueueRow, column: Any) -> None:
+    """A step decided on a screen of its own (a checklist, a form): a link there, no decision here."""
+    assert row.screen_page is not None
+    column.page_link(
+        page_spec(row.screen_page).script,
+        label=f"Розглянути на сторінці «{row.screen_title}»",
+        icon=":material/open_in_new:",
+    )
+    st.caption(
+        f"Це завдання розглядають на сторінці «{row.screen_title}» (або командою `{row.screen_command}`): "
+        "рішення тут не ухвалюють."
+    )
+
+
 def _task_card(row: QueueRow, person: PersonView) -> None:
     opened = st.session_state.get(OPEN_KEY) == row.task_id
     with st.container(border=True):
@@ -237,6 +252,9 @@ def _task_card(row: QueueRow, person: PersonView) -> None:
             _act(
                 queue.release, row.task_id, person.id, f"Завдання №{row.task_id} повернуто до спільної черги."
             )
+        if row.screen_page is not None:
+            _own_screen(row, columns[1])
+            return
         if columns[1].button("Згорнути" if opened else "Розглянути", key=f"open{row.task_id}"):
             st.session_state[OPEN_KEY] = None if opened else row.task_id
             st.rerun()

@@ -1,18 +1,26 @@
-"""«ОІС» for institute staff (institute admins decide, managers read). Each section is a module of its
-own, called here in turn: the connected systems (`aikom.dashboard.ois_connected`); the applications and
-reviews of the connection process add theirs the same way."""
+"""«ОІС» for institute staff (institute admins act, managers read): one page, two tabs, each a module of
+its own — «Заявки та перевірки» (`aikom.dashboard.ois_applications`: applications, conformity reviews,
+conclusions, the agreement, the extended review) and «Підключені ОІС» (`aikom.dashboard.ois_connected`:
+connected systems, phases, suspension, disconnection, grants per ОІС)."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from aikom.dashboard.navigation import open_page
+from aikom.dashboard.ois_applications import applications
 from aikom.dashboard.ois_connected import connected_systems
+
+APPLICATIONS_TAB, CONNECTED_TAB = "Заявки та перевірки", "Підключені ОІС"
 
 person = open_page("ois")
 st.title("ОІС")
 st.caption(
-    "Освітні інформаційні системи, підключені до АІКОМ: можливості за фазами, зупинення, відновлення, "
-    "відключення та доступи закладів освіти."
+    "Освітні інформаційні системи: заявки на підключення та їх перевірка, підключені ОІС з їхніми "
+    "можливостями за фазами, зупинення, відновлення, відключення та доступи закладів освіти."
 )
-connected_systems(person.id)
+applications_tab, connected_tab = st.tabs([APPLICATIONS_TAB, CONNECTED_TAB])
+with applications_tab:
+    applications(person)
+with connected_tab:
+    connected_systems(person.id)

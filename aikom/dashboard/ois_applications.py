@@ -1,7 +1,7 @@
-"""«ОІС: заявки» (institute staff): the ОІС connection applications with their reviews and conclusions. An
-institute admin reviews an application item by item (signed; a pass issues the Institute's conclusion),
-approves the agreement when someone else reviewed it (four-eyes, signed), and runs the extended review of
-a connected ОІС; a manager reads."""
+"""The «Заявки та перевірки» tab of the staff's «ОІС» page: the ОІС connection applications with their
+reviews and conclusions. An institute admin reviews an application item by item (signed; a pass issues
+the Institute's conclusion), approves the agreement when someone else reviewed it (four-eyes, signed), and
+runs the extended review of a connected ОІС; a manager reads."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ import streamlit as st
 
 from aikom.dashboard.context import flash, show_error, unit_of_work
 from aikom.dashboard.labels import DECISION_LABELS_UK, plain
-from aikom.dashboard.navigation import open_page
 from aikom.dashboard.ois_connection_widgets import application_details, review_form, reviews
 from aikom.dashboard.widgets import signed_submit
 from aikom.models import Decision, OisState, PersonRole, ReviewRound
 from aikom.services import approvals
 from aikom.services import ois_connection as oc
 from aikom.services.ois_connection_views import OisCard, staff_applications
+from aikom.services.persons import PersonView
 
 AGREEMENT_DOCS_KEY = "ois_agreement_documents"
 FILTERS = {
@@ -96,32 +96,32 @@ def _actions(card: OisCard, person_id: int) -> None:
             review_form(card, person_id, ReviewRound.EXTENDED)
 
 
-person = open_page("ois-applications")
-st.title("ОІС: заявки")
-st.caption(
-    "Заявки на підключення освітніх інформаційних систем: перевірка відповідності Технічним вимогам, "
-    "висновок ІОА, погодження договору про приєднання."
-)
-choice = st.radio(
-    "Показати", list(FILTERS), format_func=lambda k: FILTERS[k][0], key="ois_filter", horizontal=True
-)
-try:
-    with unit_of_work() as session:
-        cards = staff_applications(session=session, viewer_id=person.id, states=FILTERS[choice][1])
-except Exception as error:
-    show_error(error)
-    st.stop()
-
-if not cards:
-    st.info("Заявок немає.")
-for card in cards:
-    waiting = {"review": " — чекає перевірки", "agreement": " — чекає погодження договору"}.get(
-        card.open_step or "", ""
+def applications(person: PersonView) -> None:
+    """The applications (filtered by state), each with its reviews; an institute admin acts on them."""
+    st.caption(
+        "Заявки на підключення освітніх інформаційних систем: перевірка відповідності Технічним вимогам, "
+        "висновок ІОА, погодження договору про приєднання."
     )
-    with st.expander(
-        plain(f"№ {card.id} «{card.system_name}» — {card.company_name}: {card.state_label}{waiting}")
-    ):
-        application_details(card)
-        reviews(card, person.id)
-        if person.role == PersonRole.INSTITUTE_ADMIN:
-            _actions(card, person.id)
+    choice = st.radio(
+        "Показати", list(FILTERS), format_func=lambda k: FILTERS[k][0], key="ois_filter", horizontal=True
+    )
+    try:
+        with unit_of_work() as session:
+            cards = staff_applications(session=session, viewer_id=person.id, states=FILTERS[choice][1])
+    except Exception as error:
+        show_error(error)
+        return
+
+    if not cards:
+        st.info("Заявок немає.")
+    for card in cards:
+        waiting = {"review": " — чекає перевірки", "agreement": " — чекає погодження договору"}.get(
+            card.open_step or "", ""
+        )
+        with st.expander(
+            plain(f"№ {card.id} «{card.system_name}» — {card.company_name}: {card.state_label}{waiting}")
+        ):
+            application_details(card)
+            reviews(card, person.id)
+            if person.role == PersonRole.INSTITUTE_ADMIN:
+                _actions(card, person.id)
