@@ -875,9 +875,7 @@ def _build_review_document(
         items=rows,
         comment=(comment or "").strip(),
         conclusion_number=(
-            year_number(session, OisConclusion.number, CONCLUSION_PREFIX, issued.year)
-            if conclusion
-            else None
+            year_number(session, OisConclusion.number, CONCLUSION_PREFIX, issued.year) if conclusion else None
         ),
         issued_on=issued.isoformat() if conclusion else None,
         time=moment.isoformat().replace("+00:00", "Z"),
