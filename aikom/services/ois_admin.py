@@ -538,14 +538,10 @@ def suspend(
 ) -> Ois:
     """CONNECTED → SUSPENDED at once: its grants stay, but every request under them is denied meanwhile."""
     now = now or datetime.now(UTC)
-    decider = _decider(session, actor)
-    ois = _locked_ois(session, ois_id)
-    text = _clean_reason(reason, required=True)
-    if ois.state != OisState.CONNECTED:
-        raise OisNotConnected(ois, "зупинити можна лише підключену ОІС.")
-    decision = _verify_and_store(
-        session=session, signer=decider, signed=signed, trust=trust, action=OisAction.SUSPEND, ois_id=ois.id,
-        reason=text, effective_on=None, now=now,
+    ois, text, decision = _signed_decision(
+        session=session, actor=actor, ois_id=ois_id, reason=reason, signed=signed, trust=trust, now=now,
+        action=OisAction.SUSPEND, allowed=(OisState.CONNECTED,),
+        refusal="зупинити можна лише підключену ОІС.",
     )  # fmt: skip
     _change_state(session, ois, OisState.SUSPENDED, text, now)
     affected = _active_grants(session, ois.id)
@@ -600,14 +596,10 @@ def reinstate(
 ) -> Ois:
     """SUSPENDED → CONNECTED: its grants work again, with the capability its phases give now."""
     now = now or datetime.now(UTC)
-    decider = _decider(session, actor)
-    ois = _locked_ois(session, ois_id)
-    text = _clean_reason(reason, required=True)
-    if ois.state != OisState.SUSPENDED:
-        raise OisNotConnected(ois, "відновити можна лише зупинену ОІС.")
-    decision = _verify_and_store(
-        session=session, signer=decider, signed=signed, trust=trust, action=OisAction.REINSTATE,
-        ois_id=ois.id, reason=text, effective_on=None, now=now,
+    ois, text, decision = _signed_decision(
+        session=session, actor=actor, ois_id=ois_id, reason=reason, signed=signed, trust=trust, now=now,
+        action=OisAction.REINSTATE, allowed=(OisState.SUSPENDED,),
+        refusal="відновити можна лише зупинену ОІС.",
     )  # fmt: skip
     _change_state(session, ois, OisState.CONNECTED, text, now)
     capability = capability_in_force(ois, now, session=session)
@@ -655,14 +647,10 @@ def disconnect(
 ) -> Disconnection:
     """CONNECTED or SUSPENDED → DISCONNECTED, final: every active grant of the ОІС revoked with the reason."""
     now = now or datetime.now(UTC)
-    decider = _decider(session, actor)
-    ois = _locked_ois(session, ois_id)
-    text = _clean_reason(reason, required=True)
-    if ois.state not in (OisState.CONNECTED, OisState.SUSPENDED):
-        raise OisNotConnected(ois, "відключити можна лише підключену або зупинену ОІС.")
-    decision = _verify_and_store(
-        session=session, signer=decider, signed=signed, trust=trust, action=OisAction.DISCONNECT,
-        ois_id=ois.id, reason=text, effective_on=None, now=now,
+    ois, text, decision = _signed_decision(
+        session=session, actor=actor, ois_id=ois_id, reason=reason, signed=signed, trust=trust, now=now,
+        action=OisAction.DISCONNECT, allowed=(OisState.CONNECTED, OisState.SUSPENDED),
+        refusal="відключити можна лише підключену або зупинену ОІС.",
     )  # fmt: skip
     grants = session.scalars(
         select(OisGrant)
@@ -674,7 +662,7 @@ def disconnect(
     for grant in grants:
         grant.state = GrantState.REVOKED
         grant.revoked_at = now
-        grant.revoked_by_id = decider.id
+        grant.revoked_by_id = decision.signer_person_id
         grant.revoke_reason = grant_reason
     _change_state(session, ois, OisState.DISCONNECTED, text, now)
     revoked = [g.id for g in grants]
@@ -731,6 +719,33 @@ def disconnect(
         key=f"ois-school-{ois.id}-disconnected-{decision.id}",
     )
     return Disconnection(ois=ois, revoked_grant_ids=revoked, decision_id=decision.id)
+
+
+def _signed_decision(
+    *,
+    session: Session,
+    actor: Actor,
+    ois_id: int,
+    reason: str,
+    signed: SignedPayload | None,
+    trust: TrustList | None,
+    now: datetime,
+    action: OisAction,
+    allowed: tuple[OisState, ...],
+    refusal: str,
+) -> tuple[Ois, str, SignedDecision]:
+    """The common start of a state decision: the decider checked, the ОІС locked in one of the `allowed`
+    states, the reason cleaned, the signed decision verified and stored."""
+    decider = _decider(session, actor)
+    ois = _locked_ois(session, ois_id)
+    text = _clean_reason(reason, required=True)
+    if ois.state not in allowed:
+        raise OisNotConnected(ois, refusal)
+    decision = _verify_and_store(
+        session=session, signer=decider, signed=signed, trust=trust, action=action, ois_id=ois.id,
+        reason=text, effective_on=None, now=now,
+    )  # fmt: skip
+    return ois, text, decision
 
 
 def _change_state(session: Session, ois: Ois, state: OisState, reason: str, now: datetime) -> None:
