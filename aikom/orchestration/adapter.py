@@ -9,6 +9,7 @@ server cannot be reached; the domain database stays the truth either way.
 from __future__ import annotations
 
 import logging
+import ssl
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -120,6 +121,30 @@ def _api_url(api_url: str | None) -> str:
     return api_url or get_settings().prefect_api_url
 
 
+_VERIFIED_CONTEXTS: dict[str, ssl.SSLContext] = {}
+
+
+def _httpx_settings() -> dict[str, Any]:
+    """The client's settings: one verified SSL context per CA bundle for every client of this process.
+
+    Each call here opens a client of its own, and a Prefect client builds that context from the CA
+    bundle unless given one (tens of milliseconds of CPU, as much as the rest of a short call); the
+    context is the one Prefect would build (its CA file setting, else certifi's bundle). With TLS
+    verification switched off Prefect builds its own unverified one, as before.
+    """
+    from prefect.settings import PREFECT_API_SSL_CERT_FILE, PREFECT_API_TLS_INSECURE_SKIP_VERIFY
+
+    settings: dict[str, Any] = {"timeout": 15.0}
+    if not PREFECT_API_TLS_INSECURE_SKIP_VERIFY.value():
+        import certifi
+
+        cafile = PREFECT_API_SSL_CERT_FILE.value() or certifi.where()
+        if cafile not in _VERIFIED_CONTEXTS:
+            _VERIFIED_CONTEXTS[cafile] = ssl.create_default_context(cafile=cafile)
+        settings["verify"] = _VERIFIED_CONTEXTS[cafile]
+    return settings
+
+
 @contextmanager
 def _client(api_url: str | None) -> Iterator[SyncPrefectClient]:
     """A sync Prefect client for `api_url`; connection failures become `OrchestratorUnavailable`."""
@@ -129,7 +154,7 @@ def _client(api_url: str | None) -> Iterator[SyncPrefectClient]:
     url = _api_url(api_url)
     try:
         # Built directly (not `get_client`) so that an unset PREFECT_API_URL never starts an ephemeral server.
-        with SyncPrefectClient(url, httpx_settings={"timeout": 15.0}) as client:
+        with SyncPrefectClient(url, httpx_settings=_httpx_settings()) as client:
             yield client
     except (httpx.TransportError, OSError) as exc:
         raise OrchestratorUnavailable(f"{url}: {exc!r}") from exc

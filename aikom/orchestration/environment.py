@@ -52,6 +52,13 @@ def prefect_env(settings: Settings, api_url: str) -> dict[str, str]:
             "PREFECT_RUNNER_POLL_FREQUENCY": "1",
             # Never fall back to an ephemeral SQLite server when the API is unreachable.
             "PREFECT_SERVER_EPHEMERAL_ENABLED": "false",
+            # Round trips every API client of a flow run would otherwise make before its first call
+            # (a flow run opens several): the server's version (these processes run the same pinned
+            # Prefect as the server, which the runner and the stack start together), and a CSRF token
+            # the server does not ask for (its CSRF protection is off, stated here for both sides).
+            "PREFECT_CLIENT_SERVER_VERSION_CHECK_ENABLED": "false",
+            "PREFECT_CLIENT_CSRF_SUPPORT_ENABLED": "false",
+            "PREFECT_SERVER_API_CSRF_PROTECTION_ENABLED": "false",
         }
     )
     return env

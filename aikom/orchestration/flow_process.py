@@ -10,6 +10,8 @@ an error, a crash state otherwise). What differs, none of it visible to the flow
 - Prefect's settings are read again only when the environment states them differently from the
   forkserver's, and no serialized context of the runner is passed (it holds those same settings);
 - Prefect's API clients share one verified SSL context per CA bundle (`share_prefect_ssl_contexts`);
+- the flow and deployment its events name come from the runner, which reads them once a minute
+  (`seed_related_resources`, `starter.RelatedObjects`), instead of two API reads in every process;
 - the process ends as an interpreter does (threading's exit hooks, then `atexit`), which a forked
   child otherwise skips.
 
@@ -39,7 +41,9 @@ PRELOAD_INCOMPLETE = 3
 CONTROL_ENV_KEYS = frozenset({"PREFECT__CONTROL_PORT", "PREFECT__CONTROL_TOKEN"})
 
 
-def run_flow_process(flow_run: FlowRun, entrypoint: str, env: Mapping[str, str]) -> None:
+def run_flow_process(
+    flow_run: FlowRun, entrypoint: str, env: Mapping[str, str], related: Mapping[str, Any] | None = None
+) -> None:
     """Run one flow run in this (forked) process, as Prefect's `run_flow_in_subprocess` child does."""
     from prefect._internal.control_listener import configure_from_env
     from prefect._internal.metrics import RunMetrics
@@ -62,7 +66,10 @@ def run_flow_process(flow_run: FlowRun, entrypoint: str, env: Mapping[str, str])
     if settings_env(os.environ) != FORKSERVER_SETTINGS_ENV:
         refresh_global_settings_context()
     share_prefect_ssl_contexts(VERIFIED_SSL_CONTEXTS)
-    wait_for_api(os.environ.get("PREFECT_API_URL", ""))
+    seed_related_resources(related or {})
+    wait_for_api(
+        os.environ.get("PREFECT_API_URL", ""), verify=next(iter(VERIFIED_SSL_CONTEXTS.values()), True)
+    )
     try:
         with handle_engine_signals(flow_run.id):
             try:
@@ -83,10 +90,15 @@ def run_flow_process(flow_run: FlowRun, entrypoint: str, env: Mapping[str, str])
 API_WAIT_SECONDS = 120.0
 
 
-def wait_for_api(api_url: str, timeout: float = API_WAIT_SECONDS) -> bool:
+def wait_for_api(
+    api_url: str, timeout: float = API_WAIT_SECONDS, *, verify: ssl.SSLContext | bool = True
+) -> bool:
     """Wait (up to `timeout`) until the Prefect API answers: a run picked up just before its server
     restarted starts once the server is back, instead of failing at Prefect's first API check (which
-    does not retry). Whether it answered."""
+    does not retry). Whether it answered.
+
+    `verify`: the preloaded verified SSL context; a client building its own loads the CA bundle again
+    (tens of milliseconds on the way to the run's first state change)."""
     import time
 
     import httpx
@@ -97,7 +109,7 @@ def wait_for_api(api_url: str, timeout: float = API_WAIT_SECONDS) -> bool:
     warned = False
     while True:
         try:
-            if httpx.get(api_url.rstrip("/") + "/health", timeout=2.0).status_code == 200:
+            if httpx.get(api_url.rstrip("/") + "/health", timeout=2.0, verify=verify).status_code == 200:
                 return True
         except httpx.HTTPError:
             pass
@@ -146,6 +158,19 @@ def share_prefect_ssl_contexts(built: dict[str, ssl.SSLContext] | None = None) -
 
     create_default_context._aikom_shared = True  # type: ignore[attr-defined]
     ssl.create_default_context = create_default_context  # type: ignore[assignment]
+
+
+def seed_related_resources(objects: Mapping[str, Any]) -> None:
+    """Put the objects the runner read for this run ("flow.<id>", "deployment.<id>") where Prefect's
+    events worker looks before reading them from the API (`prefect.events.related.RESOURCE_CACHE`,
+    in the form `_get_and_cache_related_object` stores; tests/orchestration/test_prefect_internals.py)."""
+    from prefect.events.related import RESOURCE_CACHE
+    from prefect.types._datetime import now
+
+    for key, obj in objects.items():
+        # The stamp Prefect gives an entry (its cache annotation names an older datetime type).
+        entry: Any = ({"kind": key.partition(".")[0], "object": obj}, now("UTC"))
+        RESOURCE_CACHE[key] = entry
 
 
 def settings_env(env: Mapping[str, str]) -> dict[str, str]:

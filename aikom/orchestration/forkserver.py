@@ -402,11 +402,19 @@ class FlowForkServer:
     # --- flow processes ------------------------------------------------------------------------------
 
     def start_flow_process(
-        self, *, flow_run: FlowRun, entrypoint: str, env: Mapping[str, str]
+        self,
+        *,
+        flow_run: FlowRun,
+        entrypoint: str,
+        env: Mapping[str, str],
+        related: Mapping[str, Any] | None = None,
     ) -> FlowProcess:
-        """Fork a process that runs the flow run (its flow from `entrypoint`, with exactly `env`)."""
+        """Fork a process that runs the flow run (its flow from `entrypoint`, with exactly `env`;
+        `related`: the objects its events name, see `starter.RelatedObjects`)."""
         process = self.start_process(
-            run_flow_process, (flow_run, entrypoint, dict(env)), label=f"flow run {flow_run.id}"
+            run_flow_process,
+            (flow_run, entrypoint, dict(env), dict(related or {})),
+            label=f"flow run {flow_run.id}",
         )
         log.info("flow run %s started in process %s", flow_run.id, process.pid)
         return process

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
@@ -38,6 +39,7 @@ from prefect.utilities.services import critical_service_loop
 from aikom.orchestration.forkserver import FlowForkServer
 
 if TYPE_CHECKING:
+    from prefect.client.orchestration import PrefectClient
     from prefect.client.schemas.objects import FlowRun
     from prefect.runner._control_channel import ControlChannel
     from prefect.runner._flow_run_executor import ProcessStarter
@@ -91,6 +93,54 @@ def flow_run_env(
     return sanitize_subprocess_env(env)
 
 
+# How long the runner keeps the flow and deployment it hands to flow processes (see `RelatedObjects`).
+RELATED_REFRESH_SECONDS = 60.0
+
+
+class RelatedObjects:
+    """The flow, deployment (and work queue and pool) of a deployment's runs, read by the runner or
+    worker once a minute.
+
+    Prefect attaches them as related resources to every event a flow run's process emits (its
+    heartbeat, at the least), reading each from the API in every new process (two requests per run on
+    a runner, four on a worker). A forked process is given them instead, in the form Prefect's
+    related-resource cache keeps (`flow_process.seed_related_resources`): its events name the same
+    objects, as current as the last minute (a long-lived Prefect process keeps them for its whole life).
+    """
+
+    def __init__(self, refresh_seconds: float = RELATED_REFRESH_SECONDS) -> None:
+        self.refresh_seconds = refresh_seconds
+        self._read: dict[tuple[object, ...], tuple[float, dict[str, Any]]] = {}
+
+    async def of(self, client: PrefectClient, flow_run: FlowRun) -> dict[str, Any]:
+        """{"flow.<id>": flow, "deployment.<id>": deployment, …} of this run, keyed as Prefect's cache
+        keys them (empty when unreadable: the flow process then reads them itself, as Prefect does)."""
+        if flow_run.deployment_id is None:
+            return {}
+        key = (flow_run.deployment_id, flow_run.flow_id, flow_run.work_queue_id, flow_run.work_pool_name)
+        read = self._read.get(key)
+        if read is not None and time.monotonic() - read[0] < self.refresh_seconds:
+            return read[1]
+        try:
+            objects: dict[str, Any] = {
+                f"flow.{flow_run.flow_id}": await client.read_flow(flow_run.flow_id),
+                f"deployment.{flow_run.deployment_id}": await client.read_deployment(flow_run.deployment_id),
+            }
+            if flow_run.work_queue_id:
+                objects[f"work-queue.{flow_run.work_queue_id}"] = await client.read_work_queue(
+                    flow_run.work_queue_id
+                )
+            if flow_run.work_pool_name:
+                objects[f"work-pool.{flow_run.work_pool_name}"] = await client.read_work_pool(
+                    flow_run.work_pool_name
+                )
+        except Exception as exc:
+            log.debug("objects related to %s not read (%r); its process reads them", flow_run.id, exc)
+            return {}
+        self._read[key] = (time.monotonic(), objects)
+        return objects
+
+
 class ForkServerStarter:
     """Prefect `ProcessStarter`: the flow run's process is forked from the preloaded forkserver."""
 
@@ -103,8 +153,10 @@ class ForkServerStarter:
         heartbeat_seconds: float | None = None,
         control_channel: ControlChannel | None = None,
         env: Mapping[str, str | None] | None = None,
+        related: Callable[[FlowRun], Awaitable[dict[str, Any]]] | None = None,
     ) -> None:
         self._forkserver = forkserver
+        self._related = related
         self._entrypoint = entrypoint
         self._deployment_name = deployment_name
         self._heartbeat_seconds = heartbeat_seconds
@@ -136,10 +188,11 @@ class ForkServerStarter:
         )
         handed_off = False
         try:
+            related = await self._related(flow_run) if self._related is not None else {}
             # In a thread: the first start after a forkserver (re)start waits for its preload.
             process = await anyio.to_thread.run_sync(
                 lambda: self._forkserver.start_flow_process(
-                    flow_run=flow_run, entrypoint=self._entrypoint, env=env
+                    flow_run=flow_run, entrypoint=self._entrypoint, env=env, related=related
                 )
             )
             task_status.started(ProcessHandle(cast(Any, process)))
@@ -158,6 +211,7 @@ class FastStartRunner(Runner):
         super().__init__(**kwargs)
         self.forkserver = forkserver
         self._entrypoints: dict[UUID, tuple[str, str]] = {}
+        self._related_objects = RelatedObjects()
 
     def fast_start(self, deployment_id: UUID, *, entrypoint: str, deployment_name: str) -> None:
         """Start runs of this deployment from the forkserver (`entrypoint`: "package.module:flow")."""
@@ -175,9 +229,13 @@ class FastStartRunner(Runner):
                 deployment_name=deployment_name,
                 heartbeat_seconds=self._heartbeat_seconds,
                 control_channel=self._control_channel,
+                related=self._related,
             )
 
         return resolve
+
+    async def _related(self, flow_run: FlowRun) -> dict[str, Any]:
+        return await self._related_objects.of(self._client, flow_run)
 
     async def __aenter__(self) -> FastStartRunner:
         await super().__aenter__()

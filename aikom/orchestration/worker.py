@@ -94,7 +94,7 @@ def _fast_start_worker_class() -> type[Any]:
     from prefect.workers.process import ProcessJobConfiguration, ProcessWorker, ProcessWorkerResult
 
     from aikom.orchestration.runner import build_deployments
-    from aikom.orchestration.starter import ForkServerStarter
+    from aikom.orchestration.starter import ForkServerStarter, RelatedObjects
 
     class FastStartWorker(ProcessWorker):
         """Prefect's process worker; runs of the deployments it registered start from the forkserver."""
@@ -124,6 +124,7 @@ def _fast_start_worker_class() -> type[Any]:
             self._registered: str | None = None
             self._entrypoints: dict[UUID, tuple[str, str]] = {}
             self._executions: FlowRunExecutorContext | None = None
+            self._related_objects = RelatedObjects()
 
         async def setup(self) -> None:
             # One executor context (client, process manager, control channel, cancellation observer) for
@@ -196,6 +197,7 @@ def _fast_start_worker_class() -> type[Any]:
                 deployment_name=deployment_name,
                 control_channel=executions.control_channel,
                 env=configuration.env,
+                related=lambda run: self._related_objects.of(executions.client, run),
             )
             executor = executions.create_executor(
                 flow_run, starter, resolve_flow=load_flow_from_flow_run, propose_submitting=False

@@ -10,7 +10,9 @@ import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
+import httpx
 import psutil
 from sqlalchemy import create_engine, text
 
@@ -89,6 +91,36 @@ def test_a_decided_step_runs_in_a_process_forked_from_the_runner_s_forkserver(
 
     assert wait_for_process(database_url, started.process_id).state == "completed"
     assert adapter.wait_for_run(started.flow_run_id, api_url=api_url).state_type == "COMPLETED"
+
+
+def test_a_forked_flow_run_sends_its_heartbeat_naming_its_flow_and_deployment(
+    start_demo: StartDemo, api_url: str, process_engine: Engine
+) -> None:
+    started = start_demo()
+    run = adapter.read_run(started.flow_run_id, api_url=api_url)
+    assert run is not None and run.deployment_id is not None
+
+    heartbeats: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 30
+    while not heartbeats:
+        assert time.monotonic() < deadline, f"no heartbeat from flow run {started.flow_run_id}"
+        response = httpx.post(
+            f"{api_url}/events/filter",
+            json={
+                "filter": {
+                    "event": {"name": ["prefect.flow-run.heartbeat"]},
+                    "resource": {"id": [f"prefect.flow-run.{started.flow_run_id}"]},
+                }
+            },
+            timeout=10,
+        )
+        response.raise_for_status()
+        heartbeats = response.json()["events"]
+        time.sleep(0.2)
+
+    related = {resource["prefect.resource.role"]: resource for resource in heartbeats[0]["related"]}
+    assert related["flow"]["prefect.resource.name"] == "demo-approval"
+    assert related["deployment"]["prefect.resource.id"] == f"prefect.deployment.{run.deployment_id}"
 
 
 def test_a_killed_flow_process_is_crashed_and_the_reconciler_completes_its_process(

@@ -166,3 +166,22 @@ def test_prefect_never_changes_a_verified_ssl_context_it_builds() -> None:
         "_internal/websockets.py": ["return"],
         "_internal/version_checking.py": ['httpx_kwargs["verify"] = ctx'],
     }
+
+
+def test_the_events_worker_reads_a_run_s_flow_and_deployment_through_the_cache_a_runner_fills() -> None:
+    """A forked flow process is handed its flow and deployment in the form Prefect caches them
+    (`flow_process.seed_related_resources`), so that its events worker does not read them again."""
+    from prefect.events import related
+    from prefect.events.worker import EventsWorker
+
+    assert isinstance(related.RESOURCE_CACHE, dict)
+    cache = inspect.getsource(related._get_and_cache_related_object)
+    assert 'cache_key = f"{kind}.{obj_id}"' in cache
+    assert "if cache_key in cache:" in cache and "entry, _ = cache[cache_key]" in cache
+    assert '"object": obj_,' in cache
+    run_context = inspect.getsource(related.related_resources_from_run_context)
+    for kind in ("flow", "deployment"):
+        assert f'kind="{kind}"' in run_context and "cache=RESOURCE_CACHE" in run_context
+    assert "related_resources_from_run_context(" in inspect.getsource(
+        EventsWorker.attach_related_resources_from_context
+    )
