@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from prefect import flow
 
-from aikom.flows.approval import request_approval
+from aikom.flows.approval import request_approval, stopped_unless_approved
 from aikom.flows.guard import stops_on_refusal
 from aikom.models import Decision, PersonRole, ProcessState, TaskState
 from aikom.processes.account_deactivation import APPROVE_STEP, SPEC, DeactivationFacts
@@ -139,15 +139,7 @@ def _deactivate_liquidated(process_id: int) -> str:
         due_days=BULK_SPEC.days_for(APPROVE_STEP),
         details={"shown": bulk_shown(process_id)},
     )
-    if not approval.approved:
-        expired = approval.state == TaskState.EXPIRED
-        outcome = "строк погодження минув" if expired else "відхилено"
-        notify_requester(process_id, outcome, approval.comment)
-        finish_process(
-            process_id,
-            ProcessState.EXPIRED if expired else ProcessState.REJECTED,
-            f"Пакетну деактивацію {outcome}.",
-        )
+    if stopped_unless_approved(process_id, approval, "Пакетну деактивацію {outcome}."):
         return "rejected"
 
     # 3. Batches, each one unit of work; a re-run after a crash skips every school already reported.

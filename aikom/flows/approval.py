@@ -21,11 +21,11 @@ from prefect.flow_runs import suspend_flow_run
 from prefect.input import RunInput
 from prefect.runtime import flow_run
 
-from aikom.models import Decision, PersonRole
+from aikom.models import Decision, PersonRole, ProcessState, TaskState
 from aikom.orchestration.adapter import approval_pause_key
 from aikom.services.approvals import DEFAULT_DECISIONS, ApprovalOutcome, ApprovalRequest
 from aikom.tasks.approvals import open_approval_task, read_approval_outcome
-from aikom.tasks.processes import mark_process_running
+from aikom.tasks.processes import finish_process, mark_process_running, notify_requester
 
 # The Prefect timeout outlives the due date, escalations to the units above included: the reconciler
 # expires the task first and wakes the run (a lapsed suspension is repaired like a crash anyway).
@@ -106,6 +106,23 @@ def request_approval(
 
 
 # --- the bare suspend/resume baseline (bench/approval.py, engine smoke test) ---------------------
+
+
+def stopped_unless_approved(process_id: int, approval: ApprovalOutcome, summary: str) -> bool:
+    """After an approval step that the process cannot go on without: False when approved; otherwise the
+    requester is told, the process finishes REJECTED (EXPIRED when nobody decided in time) with `summary`
+    (its `{outcome}` filled in: «відхилено» / «строк погодження минув»), and True."""
+    if approval.approved:
+        return False
+    expired = approval.state == TaskState.EXPIRED
+    outcome = "строк погодження минув" if expired else "відхилено"
+    notify_requester(process_id, outcome, approval.comment)
+    finish_process(
+        process_id,
+        ProcessState.EXPIRED if expired else ProcessState.REJECTED,
+        summary.format(outcome=outcome),
+    )
+    return True
 
 
 class ProbeInput(RunInput):

@@ -8,9 +8,9 @@ from __future__ import annotations
 from prefect import flow
 
 from aikom.core.timefmt import format_date
-from aikom.flows.approval import request_approval
+from aikom.flows.approval import request_approval, stopped_unless_approved
 from aikom.flows.guard import stops_on_refusal
-from aikom.models import Decision, PersonRole, ProcessState, TaskState
+from aikom.models import Decision, PersonRole, ProcessState
 from aikom.processes.director_replacement import APPROVE_STEP, SPEC, ReplacementFacts
 from aikom.services.approvals import FIRST_SIGNIN_STEP
 from aikom.services.directors import deputy_step_key
@@ -57,15 +57,7 @@ def _replace_director(process_id: int) -> str:
             ]
         },
     )
-    if not approval.approved:
-        expired = approval.state == TaskState.EXPIRED
-        outcome = "строк погодження минув" if expired else "відхилено"
-        notify_requester(process_id, outcome, approval.comment)
-        finish_process(
-            process_id,
-            ProcessState.EXPIRED if expired else ProcessState.REJECTED,
-            f"Заміну керівника {outcome}.",
-        )
+    if stopped_unless_approved(process_id, approval, "Заміну керівника {outcome}."):
         return "rejected"
 
     # 3. Former director INACTIVE, new director PENDING, emailed; the first-sign-in step opens with it.

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from prefect import flow
 
-from aikom.flows.approval import request_approval
+from aikom.flows.approval import request_approval, stopped_unless_approved
 from aikom.flows.guard import stops_on_refusal
-from aikom.models import PersonRole, ProcessState, TaskState
+from aikom.models import PersonRole, ProcessState
 from aikom.processes.key_regeneration import APPROVE_STEP, SPEC, KeyRegenerationFacts
 from aikom.tasks.ois_access import apply_regeneration, regeneration_shown
 from aikom.tasks.processes import finish_process, load_process, mark_process_running, notify_requester
@@ -36,15 +36,7 @@ def _regenerate(process_id: int) -> str:
         due_days=SPEC.days_for(APPROVE_STEP),
         details={"shown": regeneration_shown(process_id)},
     )
-    if not approval.approved:
-        expired = approval.state == TaskState.EXPIRED
-        outcome = "строк погодження минув" if expired else "відхилено"
-        notify_requester(process_id, outcome, approval.comment)
-        finish_process(
-            process_id,
-            ProcessState.EXPIRED if expired else ProcessState.REJECTED,
-            f"Перегенерацію ключа API {outcome}; чинний ключ діє.",
-        )
+    if stopped_unless_approved(process_id, approval, "Перегенерацію ключа API {outcome}; чинний ключ діє."):
         return "rejected"
 
     # 3. One transaction: old key deactivated, new one kept for one showing, grants moved.

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from prefect import flow
 
-from aikom.flows.approval import request_approval
+from aikom.flows.approval import request_approval, stopped_unless_approved
 from aikom.flows.guard import stops_on_refusal
-from aikom.models import PersonRole, ProcessState, TaskState
+from aikom.models import PersonRole, ProcessState
 from aikom.processes.ois_access import GRANT_STEP
 from aikom.processes.ois_access import SPEC as ACCESS_SPEC
 from aikom.processes.ois_revocation import APPROVE_STEP, OisRevocationFacts
@@ -50,15 +50,7 @@ def _revoke(process_id: int) -> str:
         due_days=REVOCATION_SPEC.days_for(APPROVE_STEP),
         details={"shown": revocation_shown(process_id)},
     )
-    if not approval.approved:
-        expired = approval.state == TaskState.EXPIRED
-        outcome = "строк погодження минув" if expired else "відхилено"
-        notify_requester(process_id, outcome, approval.comment)
-        finish_process(
-            process_id,
-            ProcessState.EXPIRED if expired else ProcessState.REJECTED,
-            f"Відкликання доступу ОІС {outcome}; доступ чинний.",
-        )
+    if stopped_unless_approved(process_id, approval, "Відкликання доступу ОІС {outcome}; доступ чинний."):
         return "rejected"
 
     # 3. One transaction: grant REVOKED, key deactivated, new key kept for one showing, grants moved.

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from prefect import flow
 
-from aikom.flows.approval import request_approval
+from aikom.flows.approval import request_approval, stopped_unless_approved
 from aikom.flows.guard import stops_on_refusal
-from aikom.models import PersonRole, ProcessState, TaskState
+from aikom.models import PersonRole
 from aikom.processes.rollout import APPROVE_STEP, SPEC, RolloutFacts
 from aikom.services.rollout import LEVEL_PLURAL_UK
-from aikom.tasks.processes import finish_process, load_process, mark_process_running, notify_requester
+from aikom.tasks.processes import load_process, mark_process_running
 from aikom.tasks.rollout import finish_rollout, open_batch
 
 ACCOUNTS_STEP = "accounts"
@@ -45,13 +45,7 @@ def _roll_out(process_id: int) -> str:
             ]
         },
     )
-    if not approval.approved:
-        expired = approval.state == TaskState.EXPIRED
-        outcome = "строк погодження минув" if expired else "відхилено"
-        notify_requester(process_id, outcome, approval.comment)
-        finish_process(
-            process_id, ProcessState.EXPIRED if expired else ProcessState.REJECTED, f"Розгортання {outcome}."
-        )
+    if stopped_unless_approved(process_id, approval, "Розгортання {outcome}."):
         return "rejected"
 
     # 3. Batch after batch: accounts, keys, base-key emails; progress on the process page.
