@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 from stdnum.ua import edrpou as edrpou_number
@@ -181,44 +182,60 @@ def connected_ois(
     contact_email: str | None = None,
     state: str = "connected",
     with_agreement: bool = True,
+    company: str | None = None,
+    site: str | None = None,
+    contact_name: str | None = None,
+    contact_phone: str | None = None,
+    connected_at: datetime | None = None,
 ) -> Ois:
-    """An ОІС as the connection process leaves it (CONNECTED, capability in force from yesterday, an
-    approved numbered agreement) — built directly, for the tests of what comes after the connection."""
-    from datetime import UTC, datetime, timedelta
+    """An ОІС as the connection process leaves it (CONNECTED, capability in force from `connected_at` —
+    yesterday by default —, an approved numbered agreement) — built directly, for the tests of what comes
+    after the connection."""
+    import hashlib
+    from datetime import UTC, timedelta
 
     from aikom.models import Agreement, AgreementState, OisCapability, OisPhase, OisState
 
     n = next(_seq)
-    now = datetime.now(UTC)
+    connected_at = connected_at or datetime.now(UTC) - timedelta(days=1)
     ois = Ois(
         system_name=name or f"ОІС {n}",
-        company_name=f"ТОВ «Оператор {n}»",
+        company_name=company or f"ТОВ «Оператор {n}»",
         company_edrpou=edrpou(),
-        site=f"https://ois{n}.example.org",
-        contact_name=f"Контакт {n}",
-        contact_email=contact_email or f"ois{n}@example.org",
+        site=site or f"https://ois{n}.example.org",
+        contact_name=contact_name or f"Контакт {n}",
+        contact_email=contact_email or f"ois{n}-{random.randrange(10**9)}@example.org",
+        contact_phone=contact_phone,
         state=OisState(state),
         capability=OisCapability(capability),
         client_id=f"ois-{n}-{random.randrange(10**9)}",
-        connected_at=now - timedelta(days=1),
+        submission_count=1,
+        connected_at=connected_at,
+        state_changed_at=connected_at,
     )
     session.add(ois)
     session.flush()
     if with_agreement:
+        content = f"Договір про приєднання ОІС №{ois.id}".encode()
         session.add(
             Agreement(
                 ois_id=ois.id,
                 file_name="agreement.pdf",
-                content=b"%PDF agreement",
-                sha256="0" * 64,
+                content=content,
+                sha256=hashlib.sha256(content).hexdigest(),
                 state=AgreementState.APPROVED,
-                number=f"Д-{n}-{random.randrange(10**6)}",
-                agreement_date=now.date(),
-                approved_at=now,
+                number=f"Д-{ois.id}-{random.randrange(10**6)}",
+                agreement_date=connected_at.date(),
+                approved_at=connected_at,
             )
         )
     session.add(
-        OisPhase(ois_id=ois.id, capability=OisCapability(capability), effective_from=now - timedelta(days=1))
+        OisPhase(
+            ois_id=ois.id,
+            capability=OisCapability(capability),
+            effective_from=connected_at,
+            note="Підключення",
+        )
     )
     session.flush()
     return ois

@@ -4,18 +4,16 @@ grant bound to an API key."""
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import secrets
 from datetime import UTC, date, datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aikom.models import (
     AccessKey,
     Account,
-    Agreement,
-    AgreementState,
     GrantState,
     KeyKind,
     KeyState,
@@ -49,48 +47,20 @@ def connected_ois(
     state: OisState = OisState.CONNECTED,
 ) -> Ois:
     """An ОІС connected at `connected_at`: agreement approved, connection review passed, `receive` phase."""
-    n = next(_seq)
-    connected_at = connected_at or datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
-    ois = Ois(
-        system_name=name or f"Електронний журнал {n}-{secrets.token_hex(3)}",
-        company_name=company or f"ТОВ «Освітні рішення {n}»",
-        company_edrpou=f.edrpou(),
+    ois = f.connected_ois(
+        session,
+        name=name,
+        company=company,
         site=site,
+        contact_email=contact_email,
         contact_name=contact_name,
-        contact_email=contact_email or f"ois{n}-{secrets.token_hex(3)}@operator.example.ua",
         contact_phone=contact_phone,
-        state=state,
-        capability=OisCapability.RECEIVE,
-        client_id=f"ois-{secrets.token_hex(8)}",
-        submission_count=1,
-        connected_at=connected_at,
-        state_changed_at=connected_at,
-    )
-    session.add(ois)
-    session.flush()
-    content = f"Договір про приєднання ОІС №{ois.id}".encode()
-    session.add(
-        Agreement(
-            ois_id=ois.id,
-            file_name="dohovir.pdf",
-            content=content,
-            sha256=hashlib.sha256(content).hexdigest(),
-            state=AgreementState.APPROVED,
-            number=f"Д-{ois.id}-{secrets.token_hex(2)}",
-            agreement_date=connected_at.date(),
-            approved_at=connected_at,
-        )
+        connected_at=connected_at or datetime(2024, 3, 1, 9, 0, tzinfo=UTC),
+        state=state.value,
     )
     review = review_of(session, ois, reviewer=reviewer, round_=ReviewRound.CONNECTION)
-    session.add(
-        OisPhase(
-            ois_id=ois.id,
-            capability=OisCapability.RECEIVE,
-            effective_from=connected_at,
-            review_id=review.id,
-            note="Підключення",
-        )
-    )
+    for phase in session.scalars(select(OisPhase).where(OisPhase.ois_id == ois.id)):
+        phase.review_id = review.id
     session.flush()
     return ois
 
