@@ -30,6 +30,17 @@ def _public_calendar(year: int) -> tuple[frozenset[date], frozenset[date]]:
     return days_off, workdays
 
 
+@lru_cache(maxsize=256)
+def _year_counts(calendar: BusinessCalendar, year: int) -> tuple[int, ...]:
+    """counts[i]: business days among the first i days of `year` (counts[-1]: the whole year)."""
+    counts = [0]
+    day = date(year, 1, 1)
+    while day.year == year:
+        counts.append(counts[-1] + calendar.is_business_day(day))
+        day += timedelta(days=1)
+    return tuple(counts)
+
+
 @dataclass(frozen=True)
 class BusinessCalendar:
     """Business days and working hours (Kyiv time)."""
@@ -58,6 +69,20 @@ class BusinessCalendar:
         if day in days_off:
             return False
         return day.weekday() < 5 or day in workdays
+
+    def count_business_days(self, first: date, last: date) -> int:
+        """How many business days in [first, last) — in time that does not grow with the span (a per-year
+        running count, cached)."""
+        if last <= first:
+            return 0
+        start = first.timetuple().tm_yday - 1
+        stop = last.timetuple().tm_yday - 1
+        if first.year == last.year:
+            counts = _year_counts(self, first.year)
+            return counts[stop] - counts[start]
+        head = _year_counts(self, first.year)
+        middle = sum(_year_counts(self, year)[-1] for year in range(first.year + 1, last.year))
+        return head[-1] - head[start] + middle + _year_counts(self, last.year)[stop]
 
     def next_business_day(self, day: date) -> date:
         """The first business day after `day`."""

@@ -77,12 +77,7 @@ def working_seconds(calendar: BusinessCalendar, start: datetime, end: datetime) 
     day_length = (
         datetime.combine(first, calendar.day_end) - datetime.combine(first, calendar.day_start)
     ).total_seconds()
-    full_days = 0
-    day = first + timedelta(days=1)
-    while day < last:
-        if calendar.is_business_day(day):
-            full_days += 1
-        day += timedelta(days=1)
+    full_days = calendar.count_business_days(first + timedelta(days=1), last)
     return (
         calendar.working_seconds_between(start, after_first)
         + full_days * day_length

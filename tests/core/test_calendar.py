@@ -71,3 +71,22 @@ def test_days_off_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     calendar = Settings().business_calendar()
     assert calendar.add_business_days(kyiv(2026, 11, 30, 10), 1).astimezone(KYIV) == kyiv(2026, 12, 3, 18)
     assert calendar.previous_business_day(date(2026, 12, 3)) == date(2026, 11, 30)
+
+
+def test_business_days_are_counted_across_years_as_a_day_by_day_walk_counts_them() -> None:
+    import random
+    from datetime import timedelta
+
+    calendar = BusinessCalendar(extra_days_off=frozenset({date(2025, 12, 31), date(2026, 6, 1)}))
+    rng = random.Random(5)
+    for _ in range(200):
+        first = date(2023, 1, 1) + timedelta(days=rng.randrange(4 * 365))
+        last = first + timedelta(days=rng.randrange(800))
+        walked, day = 0, first
+        while day < last:
+            walked += calendar.is_business_day(day)
+            day += timedelta(days=1)
+        assert calendar.count_business_days(first, last) == walked, (first, last)
+    assert calendar.count_business_days(date(2026, 6, 1), date(2026, 6, 1)) == 0
+    # The configured day off (a Monday) and the weekend do not count: 2–5 June only.
+    assert calendar.count_business_days(date(2026, 5, 30), date(2026, 6, 6)) == 4
