@@ -325,9 +325,14 @@ GRANTED = {"classes": "Класи та групи", "journal": "Електрон
 CONTRACT = {"number": "ЕЖ-17/2026", "date": "01.11.2026"}
 
 
-def _open_menu(page: Page, name: str, until: str | re.Pattern[str], timeout: float = 120) -> None:
-    """The sidebar page `name`, opened again until `until` shows (a flow works in the background)."""
-    target = page.get_by_text(until).first
+def _open_menu(
+    page: Page, name: str, until: str | re.Pattern[str] | None = None, timeout: float = 120
+) -> None:
+    """The sidebar page `name`, opened again until `until` (else its heading) shows: a flow works in the
+    background, and a click while the page is still rerunning (just after a sign-in) may be lost."""
+    target = (
+        page.get_by_role("heading", name=name, exact=True) if until is None else page.get_by_text(until).first
+    )
     deadline = time.monotonic() + timeout
     page.get_by_role("link", name=name, exact=True).click()
     while not target.is_visible():
@@ -408,7 +413,7 @@ def _walk_through_ois_grant(page: Page, system: System, tmp_path: Path) -> tuple
     assert old_key.split("_")[1].startswith(granted_on.removeprefix("Ключ API: ").rstrip("…")), granted_on
 
     # 4. The director asks for a new API key at «Почати процес».
-    page.get_by_role("link", name="Почати процес").click()
+    _open_menu(page, "Почати процес")  # (the first page, «Мої завдання», has a «Процес» filter too)
     _pick(page, "Процес", "Перегенерація ключа API")
     page.get_by_label("Причина (ключ втрачено, скомпрометовано тощо)").fill("Ключ потрапив до стороннього")
     page.get_by_role("button", name="Замовити новий ключ API").click()
