@@ -28,6 +28,11 @@ ENDED_KEY = "session_ended"
 SESSION_ENDED_UK = "Сеанс завершено (тривала бездіяльність або вихід в іншій вкладці). Увійдіть знову."
 FLASH_KEY = "flash_messages"
 RECHECK_SECONDS = 60  # how often a running page confirms its sign-in still holds (idle, revoked)
+# A new API key a page reveals once is kept in the browser session so that a rerun does not lose it; it
+# belongs to the person who revealed it: forgotten when they sign out, or anyone signs in, in that browser.
+API_KEY_SHOWN = "api_key_shown"  # «Ключ API»
+OIS_ACCESS_KEY_SHOWN = "ois_access_key_shown"  # «Доступ ОІС»
+SHOWN_ONCE_KEYS = (API_KEY_SHOWN, OIS_ACCESS_KEY_SHOWN)
 
 
 def settings() -> Settings:
@@ -97,6 +102,7 @@ def start_session(person_id: int, client_key: str | None) -> None:
     st.session_state[TOKEN_KEY] = token
     st.session_state[CHECKED_KEY] = time.monotonic()
     st.session_state.pop(SIGNED_OUT_KEY, None)
+    _forget_shown_once()
     _set_cookie(token)
 
 
@@ -107,10 +113,16 @@ def end_session(notice: str | None = None) -> None:
         with unit_of_work() as session:
             dashboard_sessions.close(session=session, token=str(token))
     st.session_state.pop(PERSON_KEY, None)
+    _forget_shown_once()
     st.session_state[SIGNED_OUT_KEY] = True  # this browser session's cookie header is stale now
     if notice:
         st.session_state[ENDED_KEY] = notice
     _set_cookie(None)
+
+
+def _forget_shown_once() -> None:
+    for key in SHOWN_ONCE_KEYS:
+        st.session_state.pop(key, None)
 
 
 def _set_cookie(token: str | None) -> None:

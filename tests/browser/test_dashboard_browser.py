@@ -319,6 +319,212 @@ def test_a_director_appoints_a_deputy_whose_first_sign_in_activates_the_card(sys
     assert [(s["step_key"], s["state"]) for s in steps] == [("first-sign-in", "decided")]
 
 
+OIS_NAME = "Демо Е-Журнал"  # aikom/demo/ois.py: connected, `receive`, of the demo operator
+OIS_CLIENT_ID = "demo-e-journal"
+GRANTED = {"classes": "Класи та групи", "journal": "Електронний журнал: оцінювання та відвідування"}
+CONTRACT = {"number": "ЕЖ-17/2026", "date": "01.11.2026"}
+
+
+def _open_menu(
+    page: Page, name: str, until: str | re.Pattern[str] | None = None, timeout: float = 120
+) -> None:
+    """The sidebar page `name`, opened again until `until` (else its heading) shows: a flow works in the
+    background, and a click while the page is still rerunning (just after a sign-in) may be lost."""
+    target = (
+        page.get_by_role("heading", name=name, exact=True) if until is None else page.get_by_text(until).first
+    )
+    deadline = time.monotonic() + timeout
+    page.get_by_role("link", name=name, exact=True).click()
+    while not target.is_visible():
+        assert time.monotonic() < deadline, f"«{until}» did not appear on «{name}»"
+        time.sleep(2)
+        page.get_by_role("link", name=name, exact=True).click()
+
+
+def _reveal_api_key(page: Page) -> str:
+    """«Ключ API»: the key waiting for its one showing, revealed and read from the page."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("link", name="Ключ API", exact=True).click()
+    expect(page.get_by_role("heading", name="Ключ API облікового запису")).to_be_visible()
+    page.get_by_role("button", name="Показати ключ API").click()
+    expect(page.get_by_text("його показано лише один раз")).to_be_visible()
+    token = page.locator("[data-testid='stCode'] code").filter(has_text="aika_").first.inner_text().strip()
+    assert re.fullmatch(r"aika_\w+_\w+_\w+", token), token
+    return token
+
+
+def _grant_key_line(page: Page) -> str:
+    """The «Ключ API: …» line of the school's only grant card on «Доступ ОІС»."""
+    card = page.get_by_text(re.compile(r"Набори даних: .*Ключ API: ", re.S)).first
+    return next(line for line in card.inner_text().splitlines() if line.startswith("Ключ API: "))
+
+
+def _walk_through_ois_grant(page: Page, system: System, tmp_path: Path) -> tuple[str, str, int]:
+    """The public list, a grant by the demo director, a key regeneration approved by an institute admin;
+    the school's old and new API keys (each read from «Ключ API») and the regeneration's process id."""
+    from playwright.sync_api import expect
+
+    director, approver = system.persons["director"], system.persons["ioa-admin-2"]
+    operator = system.persons["ois-operator"]
+    # 1. Anyone: «Підключені ОІС» lists the demo ОІС, and nothing about its operator's people.
+    page.goto(system.dashboard + "/ois-list")
+    expect(page.get_by_role("heading", name="Підключені ОІС")).to_be_visible()
+    expect(page.get_by_text("Підключених систем:")).to_be_visible()
+    expect(page.locator("[data-testid='stDataFrame']")).to_contain_text(OIS_NAME)
+    shown = page.inner_text("body")
+    assert "@" not in shown and str(operator["full_name"]) not in shown, shown
+
+    # 2. The demo director signs in; an institute admin has just replaced the school's API key directly
+    #    (`aikom keys regenerate`), so the director reveals it once on «Ключ API»: the key the grant binds.
+    page.goto(system.dashboard + "/signin")
+    _sign_in_as_demo_person(page, str(director["full_name"]))
+    _open_menu(page, "Доступ ОІС", "Ключ API закладу")
+    key_line = page.get_by_text(re.compile(r"Ключ API №\d+: .* — чинний")).first.inner_text()
+    key_id = re.search(r"№(\d+)", key_line).group(1)  # type: ignore[union-attr]
+    system.aikom(
+        "keys", "regenerate", key_id, "--as", str(system.persons["ioa-admin-1"]["person_id"]),
+        "--note", "Браузерний тест: ключ, який директор побачить",
+    )  # fmt: skip
+    old_key = _reveal_api_key(page)
+
+    # 3. «Доступ ОІС»: the grant form — the ОІС, two data sets, the school's contract with the operator.
+    _open_menu(page, "Доступ ОІС", "Надати доступ ОІС")
+    expect(page.get_by_text(re.compile(r"Ключ API №\d+: .* — чинний"))).not_to_contain_text(f"№{key_id}:")
+    _pick(page, "ОІС (з переліку підключених)", OIS_NAME)
+    sets = page.get_by_role("combobox", name="Набори даних")
+    for title in GRANTED.values():
+        sets.click()
+        page.get_by_role("option", name=title).click()
+        page.keyboard.press("Escape")
+    page.get_by_label("Номер договору закладу з оператором ОІС").fill(CONTRACT["number"])
+    day, month, year = CONTRACT["date"].split(".")
+    for segment, value in (("day", day), ("month", month), ("year", year)):  # the date field's spinbuttons
+        page.get_by_role("spinbutton", name=f"{segment}, Дата договору").click()
+        page.keyboard.type(value)
+    page.get_by_role("button", name="Надати доступ").click()
+    expect(page.get_by_text("Доступ ОІС надано.").first).to_be_visible()
+    _open_menu(page, "Доступ ОІС", re.compile(rf"{OIS_NAME} — доступ №\d+, чинний"))
+    expect(page.get_by_text("Набори даних: " + "; ".join(GRANTED.values()))).to_be_visible()
+    expect(
+        page.get_by_text(f"Договір з оператором: № {CONTRACT['number']} від {CONTRACT['date']}")
+    ).to_be_visible()
+    granted_on = _grant_key_line(page)
+    assert old_key.split("_")[1].startswith(granted_on.removeprefix("Ключ API: ").rstrip("…")), granted_on
+
+    # 4. The director asks for a new API key at «Почати процес».
+    _open_menu(page, "Почати процес")  # (the first page, «Мої завдання», has a «Процес» filter too)
+    _pick(page, "Процес", "Перегенерація ключа API")
+    page.get_by_label("Причина (ключ втрачено, скомпрометовано тощо)").fill("Ключ потрапив до стороннього")
+    page.get_by_role("button", name="Замовити новий ключ API").click()
+    expect(page.get_by_text("розпочато").first).to_be_visible()
+    link = page.get_by_role("link", name="Відкрити процес №")
+    process_id = int(link.inner_text().split("№")[1].split()[0])
+    _sign_out(page)
+
+    # 5. Another institute admin approves it: the decision document signed as their app would, uploaded.
+    task_id = _step_task(system, process_id, "approve")
+    _sign_in_as_demo_person(page, str(approver["full_name"]))
+    _open_task(page, task_id, "Перегенерувати ключ API")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="1. Завантажити документ рішення").click()
+    decision = tmp_path / "key-regeneration-decision.p7s"
+    decision.write_bytes(system.sign(str(approver["key"]), Path(download.value.path()).read_bytes()))
+    page.locator("input[type=file]").first.set_input_files(str(decision))
+    expect(page.get_by_role("button", name=f"Remove {decision.name}")).to_be_visible()
+    page.get_by_role("button", name="3. Ухвалити рішення").click()
+    expect(page.get_by_text("ухвалено й підписано")).to_be_visible()
+    _sign_out(page)
+
+    # 6. The director, back in the same browser, sees the NEW key once; the grant moved to it.
+    system.wait_until(
+        lambda: system.aikom("process", "show", str(process_id))["state"] in ("completed", "failed"),
+        "the key regeneration finished",
+        120,
+        1.0,
+    )
+    _sign_in_as_demo_person(page, str(director["full_name"]))
+    new_key = _reveal_api_key(page)
+    assert new_key != old_key
+    _open_menu(page, "Доступ ОІС", re.compile(rf"{OIS_NAME} — доступ №\d+, чинний"))
+    moved_to = _grant_key_line(page)
+    assert moved_to != granted_on and new_key.split("_")[1].startswith(
+        moved_to.removeprefix("Ключ API: ").rstrip("…")
+    )
+    _sign_out(page)
+    return old_key, new_key, process_id
+
+
+def _gateway(system: System) -> tuple[str, str]:
+    """The running stack's decision point: its URL (`aikom status`) and the secret it was started with."""
+    import subprocess
+    import sys
+
+    url = str(system.aikom("status")["components"]["ois_gateway"]["url"])
+    secret = subprocess.run(
+        [sys.executable, "-c", "from aikom.settings import Settings; print(Settings().ois_gateway_secret)"],
+        env=system.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    return url, secret
+
+
+def test_a_director_grants_an_ois_and_its_key_is_regenerated(system: System, tmp_path: Path) -> None:
+    """«Підключені ОІС» (anonymous) → the demo director grants «Демо Е-Журнал» two data sets on «Доступ
+    ОІС» → a key regeneration approved by an institute admin (uploaded .p7s) → the new key shown once →
+    the decision point answers for that key as the grant says, and denies the old one.
+
+    It runs before the replacement, while the demo director is still in office."""
+    import httpx
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser, page = _launch(playwright)
+        try:
+            old_key, new_key, process_id = _walk_through_ois_grant(page, system, tmp_path)
+        except Exception:
+            _report_page(page, system)
+            raise
+        finally:
+            browser.close()
+
+    shown = system.aikom("process", "show", str(process_id))
+    assert shown["state"] == "completed", shown
+    approve = next(s for s in shown["steps"] if s["step_key"] == "approve")
+    assert approve["decided_by_id"] == system.persons["ioa-admin-2"]["person_id"]
+
+    url, secret = _gateway(system)
+
+    def decide(
+        key: str, data_set: str, operation: str = "read", gateway_secret: str = secret
+    ) -> httpx.Response:
+        return httpx.post(
+            url + "/v1/decide",
+            headers={"X-Gateway-Secret": gateway_secret, "X-Api-Key": key},
+            json={"client_id": OIS_CLIENT_ID, "data_set": data_set, "operation": operation},
+            timeout=10,
+        )
+
+    def reason(key: str, data_set: str, operation: str = "read") -> tuple[bool, str]:
+        answer = decide(key, data_set, operation)
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert body["message"], body  # a Ukrainian message with every answer
+        return bool(body["allow"]), str(body["reason"])
+
+    # The new key reads what was granted (once the decision point has seen the commit).
+    system.wait_until(lambda: reason(new_key, "classes") == (True, "allowed"), "the new key allowed", 30, 0.5)
+    assert reason(new_key, "journal") == (True, "allowed")
+    assert reason(new_key, "classes", "write") == (False, "write_not_allowed_yet")  # connected to receive
+    assert reason(new_key, "pupils") == (False, "no_grant")  # a data set not granted
+    assert reason(new_key, "enrolment") == (False, "reserved_data_set")  # only in the state interface
+    assert reason(old_key, "classes") == (False, "key_deactivated")  # the grant moved off the old key
+    refused = decide(new_key, "classes", gateway_secret="not-the-secret")
+    assert refused.status_code == 401 and refused.json()["reason"] == "gateway_unauthenticated"
+
+
 def test_director_replacement_from_start_to_finish_in_the_dashboard(system: System, tmp_path: Path) -> None:
     """Start (form) → approve (uploaded .p7s) → the new director's first КЕП sign-in → deputy confirmed
     → completed; each person in their own sign-in, the process advancing in the background."""

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from aikom.dashboard.context import show_error, unit_of_work
+from aikom.dashboard.context import API_KEY_SHOWN, show_error, unit_of_work
 from aikom.dashboard.labels import plain
 from aikom.dashboard.navigation import open_page
 from aikom.services.accounts import API_KEY_DELIVERY_DAYS, api_key_waiting, reveal_api_key
 
-SHOWN_KEY = "api_key_shown"  # kept for this browser session only, so that a rerun does not lose it
+SHOWN_KEY = API_KEY_SHOWN  # kept in this browser session until its person signs out
 
 person = open_page("api-key")
 st.title("Ключ API облікового запису")

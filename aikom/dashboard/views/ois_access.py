@@ -17,14 +17,14 @@ from pydantic import ValidationError
 from aikom import commands
 from aikom.core.ois_catalogue import get_catalogue
 from aikom.core.validation import validation_message_uk
-from aikom.dashboard.context import flash, show_error, unit_of_work
+from aikom.dashboard.context import OIS_ACCESS_KEY_SHOWN, flash, show_error, unit_of_work
 from aikom.dashboard.labels import kyiv, plain
 from aikom.dashboard.navigation import open_page
 from aikom.models import GrantState, KeyState, Person
 from aikom.services import ois_access
 from aikom.services.accounts import api_key_waiting, reveal_api_key
 
-SHOWN_KEY = "ois_access_key_shown"  # the new key revealed in this browser session, until «Я зберіг(ла)»
+SHOWN_KEY = OIS_ACCESS_KEY_SHOWN  # the new key revealed, until «Я зберіг(ла)» or sign-out
 KEY_STATE_UK = {
     KeyState.ACTIVE: "чинний",
     KeyState.SUSPENDED: "призупинений",
