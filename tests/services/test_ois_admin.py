@@ -47,6 +47,16 @@ TODAY = NOW.astimezone(KYIV).date()
 LATER = TODAY + timedelta(days=40)  # a phase date in the future
 
 
+@pytest.fixture(autouse=True)
+def _now() -> None:
+    """NOW is the test's own moment: the test PKI issues a person's КЕП when first used (valid from five
+    minutes before), so a moment taken when the module was imported may precede it in a long run."""
+    global NOW, TODAY, LATER
+    NOW = datetime.now(UTC).replace(microsecond=0)
+    TODAY = NOW.astimezone(KYIV).date()
+    LATER = TODAY + timedelta(days=40)
+
+
 @dataclass
 class World:
     national: OrgUnit
@@ -88,10 +98,15 @@ def _signed(
     ois: Ois,
     reason: str = "",
     effective_on: date | None = None,
-    at: datetime = NOW,
+    at: datetime | None = None,
 ) -> SignedPayload:
     document = svc.decision_document(
-        action=action, ois_id=ois.id, actor_id=person.id, reason=reason, effective_on=effective_on, at=at
+        action=action,
+        ois_id=ois.id,
+        actor_id=person.id,
+        reason=reason,
+        effective_on=effective_on,
+        at=at or NOW,
     )
     return SignedPayload(
         document=document, signature=sign(signing.certificate_for(session, person), document)
@@ -127,8 +142,9 @@ def _decide(
     action: OisAction,
     reason: str,
     *,
-    at: datetime = NOW,
+    at: datetime | None = None,
 ) -> object:
+    at = at or NOW
     signed = _signed(session, signing, person, action=action, ois=ois, reason=reason, at=at)
     call = {
         OisAction.SUSPEND: svc.suspend,
