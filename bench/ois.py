@@ -44,7 +44,7 @@ from sqlalchemy import create_engine, insert, select, text, update
 from sqlalchemy.engine import Engine, make_url
 
 from aikom.core.keys import compose_token, hash_secret, pepper_bytes
-from aikom.db import server_url
+from aikom.db import scratch_server_url
 from aikom.migrate import upgrade_database
 from aikom.models import (
     AccessKey,
@@ -343,7 +343,8 @@ def main() -> None:
 
     settings = get_settings()
     wrk = ensure_wrk()
-    server = make_url(server_url(settings))
+    # A throwaway database on the tests' and benches' server (not the stack's own embedded one).
+    server = make_url(scratch_server_url(Path(tempfile.mkdtemp(prefix="ois-bench-pg-"))))
     name = f"aikom_bench_{uuid.uuid4().hex[:10]}"
     url = server.set(database=name).render_as_string(hide_password=False)
     upgrade_database(Settings(database_url=url), url)
