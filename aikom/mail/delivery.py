@@ -34,8 +34,16 @@ MAX_ATTEMPTS = 8
 
 
 def message_id(outbox_id: int) -> str:
-    """The stable Message-ID of an outbox row."""
+    """The stable Message-ID derived from an outbox row's id."""
     return f"<outbox-{outbox_id}@aikom.local>"
+
+
+def sent_message_id(outbox_id: int, headers: dict[str, str] | None) -> str:
+    """The Message-ID an outbox row is sent with: its own (a threaded reply's), else the derived one."""
+    own = (headers or {}).get("Message-ID")
+    if own and str(own).isascii():
+        return " ".join(str(own).split())
+    return message_id(outbox_id)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -69,8 +77,8 @@ def encode_subject(subject: str, chunk_bytes: int = 39) -> str:
     return "\r\n ".join(f"=?utf-8?b?{base64.b64encode(chunk).decode('ascii')}?=" for chunk in chunks)
 
 
-# Headers an outbox row may set (a support reply's threading, its Reply-To, an auto-reply's mark).
-ROW_HEADERS = ("Message-ID", "In-Reply-To", "References", "Reply-To", "Auto-Submitted")
+# Headers a row may carry besides its Message-ID (`sent_message_id`): threading, replies, auto-replies.
+ROW_HEADERS = ("In-Reply-To", "References", "Reply-To", "Auto-Submitted")
 
 
 @lru_cache(maxsize=8)
@@ -98,11 +106,11 @@ def message_bytes(row: EmailMessage, sender: str, secret: dict[str, str] | None 
         "Subject": encode_subject(rendered.subject),
         "From": _from_header(sender),
         "To": row.to_address,
-        "Message-ID": message_id(row.id),
+        "Message-ID": sent_message_id(row.id, row.headers),
         "Date": formatdate(localtime=False),
         "X-Aikom-Template": row.template,
     }
-    for header in ROW_HEADERS:  # the row's own (threading): a Message-ID among them replaces the derived one
+    for header in ROW_HEADERS:
         value = (row.headers or {}).get(header)
         if value and str(value).isascii():
             fields[header] = " ".join(str(value).split())  # no header injection through a line break

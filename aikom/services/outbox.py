@@ -137,7 +137,7 @@ def outbox_summary(*, session: Session, limit: int = 100) -> OutboxSummary:
     """Counts per state and the `limit` latest messages, newest first."""
     from sqlalchemy import func
 
-    from aikom.mail.delivery import message_id
+    from aikom.mail.delivery import sent_message_id
     from aikom.models import EmailState
 
     counts = {state.value: 0 for state in EmailState}
@@ -149,7 +149,7 @@ def outbox_summary(*, session: Session, limit: int = 100) -> OutboxSummary:
         messages=[
             OutboxEntry(
                 id=row.id,
-                message_id=message_id(row.id),
+                message_id=sent_message_id(row.id, row.headers),
                 to_address=row.to_address,
                 template=row.template,
                 state=row.state.value,

@@ -61,7 +61,7 @@ def _oblast() -> Oblast:
     one open process in the neighbouring oblast."""
     with unit_of_work(None) as s:
         units = f.cascade(s, with_edrpou=True)
-        katottg = "UA" + "".join(random.choices("0123456789", k=17))
+        katottg = "UA99" + "".join(random.choices("0123456789", k=15))  # no real code starts so
         units["rayon"].katottg = katottg
         other = f.org_unit(s, level=OrgLevel.OBLAST, parent=units["national"])
         other_hromada = f.org_unit(s, level=OrgLevel.HROMADA, parent=other, oblast_id=other.id)

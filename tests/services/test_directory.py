@@ -35,7 +35,7 @@ NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
 def katottg() -> str:
     """A fresh КАТОТТГ-shaped code."""
-    return "UA" + "".join(random.choices("0123456789", k=17))
+    return "UA99" + "".join(random.choices("0123456789", k=15))  # no real code starts so
 
 
 @dataclass
