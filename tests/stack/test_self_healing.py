@@ -124,6 +124,8 @@ DATABASE_DOWN = (
     # AdminShutdownError, surfacing as the socket's reset): timing decides whether one is caught mid-use.
     r"|AdminShutdownError|terminating connection due to administrator command|ConnectionResetError"
     r"|500 Internal Server Error"  # the Prefect server, while its database is down
+    # …and uvicorn's record of such a request, read before its traceback (one of the above) is written.
+    r"|Exception in ASGI application"
 )
 
 
