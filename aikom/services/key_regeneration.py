@@ -33,7 +33,6 @@ from aikom.models import (
     PersonRole,
     PersonState,
     Process,
-    ProcessState,
     SupportRequest,
 )
 from aikom.processes.key_regeneration import (
@@ -46,10 +45,14 @@ from aikom.processes.key_regeneration import (
 from aikom.services import audit, keys
 from aikom.services.accounts import KEY_HOLDER_ROLES, keep_api_key_for_showing
 from aikom.services.outbox import enqueue
-from aikom.services.processes import create_process, process_facts, requester_of
+from aikom.services.processes import (
+    create_process,
+    live_process_id,
+    process_facts,
+    requester_of,
+)
 from aikom.settings import Settings
 
-LIVE_STATES = (ProcessState.STARTING, ProcessState.RUNNING, ProcessState.WAITING)
 # Who touches keys directly (the CLI); everybody else goes through the processes.
 KEY_ADMIN_ROLES = frozenset({PersonRole.INSTITUTE_ADMIN})
 SHOWN_ONCE_UK = (
@@ -217,15 +220,7 @@ def rekey_api(
 
 
 def _running(session: Session, account_id: int) -> int | None:
-    return session.scalars(
-        select(Process.id)
-        .where(
-            Process.type == TYPE,
-            Process.state.in_(LIVE_STATES),
-            Process.parameters["account_id"].as_integer() == account_id,
-        )
-        .order_by(Process.id)
-    ).first()
+    return live_process_id(session=session, process_type=TYPE, parameter="account_id", value=account_id)
 
 
 def start_key_regeneration(*, session: Session, actor: Actor, params: KeyRegenerationParams) -> Process:

@@ -44,7 +44,6 @@ from aikom.models import (
     PersonRole,
     PersonState,
     Process,
-    ProcessState,
 )
 from aikom.processes.ois_access import SPEC as ACCESS_SPEC
 from aikom.processes.ois_access import TYPE as ACCESS_TYPE
@@ -56,10 +55,16 @@ from aikom.services import audit
 from aikom.services.key_regeneration import SHOWN_ONCE_UK, NoActiveApiKey, active_api_key, rekey_api
 from aikom.services.ois_admin import capability_in_force
 from aikom.services.outbox import enqueue
-from aikom.services.processes import create_process, get_process, process_facts, requester_of
+from aikom.services.processes import (
+    LIVE_STATES,
+    create_process,
+    get_process,
+    live_process_id,
+    process_facts,
+    requester_of,
+)
 from aikom.settings import Settings
 
-LIVE_STATES = (ProcessState.STARTING, ProcessState.RUNNING, ProcessState.WAITING)
 CONTRACT_NUMBER_MAX = 100
 REASON_MAX = 400
 CAPABILITY_UK: dict[OisCapability, str] = {
@@ -493,15 +498,9 @@ def grant_outcome(*, session: Session, process_id: int) -> str:
 
 
 def _running_revocation(session: Session, grant_id: int) -> int | None:
-    return session.scalars(
-        select(Process.id)
-        .where(
-            Process.type == REVOCATION_TYPE,
-            Process.state.in_(LIVE_STATES),
-            Process.parameters["grant_id"].as_integer() == grant_id,
-        )
-        .order_by(Process.id)
-    ).first()
+    return live_process_id(
+        session=session, process_type=REVOCATION_TYPE, parameter="grant_id", value=grant_id
+    )
 
 
 def start_revocation(*, session: Session, actor: Actor, params: OisRevocationParams) -> Process:

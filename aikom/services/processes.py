@@ -261,6 +261,23 @@ def get_process(*, session: Session, process_id: int, lock: bool = False) -> Pro
     return process
 
 
+# A process that has not ended yet (one live process per subject, per grant, per account …).
+LIVE_STATES = (ProcessState.STARTING, ProcessState.RUNNING, ProcessState.WAITING)
+
+
+def live_process_id(*, session: Session, process_type: str, parameter: str, value: int) -> int | None:
+    """The first live process of `process_type` whose integer parameter `parameter` is `value`."""
+    return session.scalars(
+        select(Process.id)
+        .where(
+            Process.type == process_type,
+            Process.state.in_(LIVE_STATES),
+            Process.parameters[parameter].as_integer() == value,
+        )
+        .order_by(Process.id)
+    ).first()
+
+
 def process_facts(
     *, session: Session, process_id: int, process_type: str, model: type[FactsT], lock: bool = False
 ) -> tuple[Process, FactsT]:
