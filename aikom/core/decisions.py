@@ -7,6 +7,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+# What reading a document that is not ours (bytes, JSON, fields) may raise.
+MALFORMED_DOCUMENT = (
+    UnicodeDecodeError,
+    json.JSONDecodeError,
+    KeyError,
+    TypeError,
+    ValueError,
+    AttributeError,
+)
+
 
 @dataclass(frozen=True)
 class DecisionDocument:
@@ -134,14 +144,7 @@ class BatchDecisionDocument:
                     for i in raw["items"]
                 ),
             )
-        except (
-            UnicodeDecodeError,
-            json.JSONDecodeError,
-            KeyError,
-            TypeError,
-            ValueError,
-            AttributeError,
-        ) as error:
+        except MALFORMED_DOCUMENT as error:
             raise ValueError("not a batch decision document") from error
         if document.to_bytes() != data:
             raise ValueError("batch decision document is not in canonical form")

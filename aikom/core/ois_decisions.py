@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
 
-from aikom.core.decisions import canonical_json
+from aikom.core.decisions import MALFORMED_DOCUMENT, canonical_json
 
 KIND = "ois_decision"
 
@@ -76,14 +76,7 @@ class OisDecisionDocument:
                 effective_on=str(raw["effective_on"]),
                 time=str(raw["time"]),
             )
-        except (
-            UnicodeDecodeError,
-            json.JSONDecodeError,
-            KeyError,
-            TypeError,
-            ValueError,
-            AttributeError,
-        ) as e:
+        except MALFORMED_DOCUMENT as e:
             raise ValueError("not an ОІС decision document") from e
         if document.to_bytes() != data:
             raise ValueError("ОІС decision document is not in canonical form")
