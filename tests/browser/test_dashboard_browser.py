@@ -208,8 +208,25 @@ def _sign_in_as_demo_person(page: Page, full_name: str) -> None:
     from playwright.sync_api import expect
 
     _pick(page, "Демонстраційна особа", full_name)
-    page.get_by_role("button", name="Увійти як демонстраційна особа").click()
+    _click_until(page, "Увійти як демонстраційна особа", "Вхід виконано")
     expect(page.get_by_text("Вхід виконано")).to_be_visible()
+
+
+def _click_until(page: Page, button: str, text_: str, attempts: int = 4) -> None:
+    """Press `button` until `text_` shows: a click that lands while a rerun (of the choice just made)
+    is still redrawing the page may be lost — CI caught one. Pressed again only while the button is
+    still there and nothing else came of the press (no message, no error)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    target = page.get_by_text(text_).first
+    for _ in range(attempts):
+        page.get_by_role("button", name=button).click()
+        try:
+            target.wait_for(state="visible", timeout=10_000)
+            return
+        except PlaywrightTimeout:
+            if page.get_by_role("alert").count() or not page.get_by_role("button", name=button).count():
+                return  # something came of the press: the caller's own check reports it
 
 
 def _walk_through_deputy(page: Page, system: System) -> int:
