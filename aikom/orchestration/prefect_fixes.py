@@ -15,6 +15,11 @@
    process item Event(… heartbeat …)": a telemetry event that could not be sent while the server was
    away (Prefect logs no cause unless in debug). It is logged as a WARNING: events are best effort, and
    an outage that lasts shows in the components that need the server.
+4. A synchronous flow run ends by joining its heartbeat thread, which sleeps in one-second steps: every
+   flow process outlives its final state by up to a second (measured: 0.98 s of a trivial run's 1.3 s),
+   holding its memory and its place among the processes alive at once. The fix: the synchronous engine
+   leaves the thread as the asynchronous one does (Prefect's own `join_on_exit=False`). The thread is a
+   daemon that sees the stop at its next step and sends nothing once the run's state is final.
 
 `tests/orchestration/test_prefect_fixes.py` fails loudly if a Prefect upgrade moves what this patches.
 """
@@ -101,8 +106,20 @@ class LostEventIsAWarning(logging.Filter):
 EVENTS_LOGGER = "prefect._internal.concurrency"
 
 
+def _heartbeats_not_joined(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Fix 4: `_send_heartbeats` without waiting for its thread on exit."""
+
+    @functools.wraps(original)
+    def send_heartbeats(engine: Any, join_on_exit: bool = True) -> Any:
+        return original(engine, join_on_exit=False)
+
+    setattr(send_heartbeats, PATCHED_FLAG, True)
+    return send_heartbeats
+
+
 def apply() -> list[str]:
     """Apply every fix (idempotent); the names of what was patched."""
+    from prefect import flow_engine
     from prefect._internal import observers
 
     events_logger = logging.getLogger(EVENTS_LOGGER)
@@ -117,4 +134,7 @@ def apply() -> list[str]:
             if not getattr(original, PATCHED_FLAG, False):
                 setattr(observer, method_name, fix(original))
             patched.append(f"{class_name}.{method_name}")
+    if not getattr(flow_engine._send_heartbeats, PATCHED_FLAG, False):
+        flow_engine._send_heartbeats = _heartbeats_not_joined(flow_engine._send_heartbeats)
+    patched.append("flow_engine._send_heartbeats")
     return patched

@@ -4,7 +4,10 @@ that moves them fails here, loudly, instead of the runner logging errors again."
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
+import threading
+import time
 import uuid
 
 import pytest
@@ -23,6 +26,7 @@ def test_a_cancelled_polling_task_ends_polling_without_an_error(
         "FlowRunCancellingObserver._check_for_cancelled_flow_runs",
         "FlowRunSuspendingObserver._handle_polling_task_done",
         "FlowRunSuspendingObserver._check_for_suspended_flow_runs",
+        "flow_engine._send_heartbeats",
     ]
     observer_class = getattr(observers, name)
     observer = observer_class.__new__(observer_class)  # only the callback is exercised
@@ -139,3 +143,44 @@ def test_an_event_lost_while_the_server_is_away_is_a_warning() -> None:
     for log_filter in logger.filters:
         log_filter.filter(other)  # type: ignore[union-attr]
     assert other.levelname == "ERROR"
+
+
+class _HeartbeatEngine:
+    """What `_send_heartbeats` reads of a flow run engine."""
+
+    heartbeat_seconds = 30
+
+    def __init__(self) -> None:
+        self.flow_run = None
+        self.logger = logging.getLogger("engine-under-test")
+        self.sent = 0
+
+    def _build_heartbeat_event_template(self) -> tuple[None, None]:
+        return None, None
+
+    def _emit_flow_run_heartbeat(self, resource: object, related: object) -> None:
+        self.sent += 1
+
+
+def test_a_synchronous_flow_run_does_not_wait_for_its_heartbeat_thread_at_its_end() -> None:
+    from prefect import flow_engine
+
+    prefect_fixes.apply()
+    # Where Prefect 3.8.8 has it: the synchronous engine enters it with the default (joining) exit.
+    assert "join_on_exit" in inspect.signature(flow_engine._send_heartbeats).parameters
+    assert "with _send_heartbeats(self):" in inspect.getsource(flow_engine.FlowRunEngine.run_context)
+
+    before = set(threading.enumerate())
+    engine = _HeartbeatEngine()
+    with flow_engine._send_heartbeats(engine):  # type: ignore[arg-type]
+        started = set(threading.enumerate()) - before
+        assert len(started) == 1  # the heartbeat thread
+    (thread,) = started
+    # Not joined: the thread is still in its one-second sleep when the run's end goes on …
+    assert thread.is_alive() and thread.daemon
+    # … and ends by itself at its next step, having sent the first heartbeat only.
+    deadline = time.monotonic() + 10
+    while thread.is_alive():
+        assert time.monotonic() < deadline, "the heartbeat thread never stopped"
+        time.sleep(0.05)
+    assert engine.sent == 1
