@@ -72,6 +72,11 @@ PREFECT_PRELOAD: tuple[str, ...] = (
     "stringprep",
     "rich._emoji_codes",
     "sqlalchemy.dialects.postgresql.psycopg",
+    # The driver that dialect loads on the first connection (it opens none at import).
+    "psycopg",
+    # The flow engine's (graphviz), and what the business calendar's holidays use.
+    "prefect.utilities.visualization",
+    "dateutil.easter",
     "aikom.orchestration.flow_process",
     "aikom.orchestration.forkserver",
 )
