@@ -102,15 +102,25 @@ def _tree(pid: int) -> list[psutil.Process]:
         return []
 
 
-def pss_mb(pid: int) -> float:
-    """PSS of a process and all its descendants (forked pages counted once), in MB."""
-    total = 0
-    for process in _tree(pid):
+def pss_parts(pid: int) -> tuple[float, float, int]:
+    """PSS of a process and all its descendants (forked pages counted once), in MB; of the process
+    itself alone; how many descendants."""
+    total = own = 0
+    processes = _tree(pid)
+    for process in processes:
         try:
-            total += process.memory_full_info().pss
+            pss = process.memory_full_info().pss
         except psutil.Error:
             continue
-    return total / 2**20
+        total += pss
+        if process.pid == pid:
+            own = pss
+    return total / 2**20, own / 2**20, len(processes) - 1
+
+
+def pss_mb(pid: int) -> float:
+    """PSS of a process and all its descendants (forked pages counted once), in MB."""
+    return pss_parts(pid)[0]
 
 
 def cpu_seconds(pid: int) -> float:
@@ -309,9 +319,14 @@ class Memory:
     pid: int
     idle: float = 0.0
     peak: float = 0.0
+    # At the peak: the runner process's own PSS, and how many processes it had below it.
+    peak_runner: float = 0.0
+    peak_processes: int = 0
 
     def sample(self) -> None:
-        self.peak = max(self.peak, pss_mb(self.pid))
+        total, own, processes = pss_parts(self.pid)
+        if total > self.peak:
+            self.peak, self.peak_runner, self.peak_processes = total, own, processes
 
 
 def _runner(settings: Settings, starter: Starter) -> RunnerProcess:
@@ -420,7 +435,10 @@ def main() -> None:
         "memory (PSS of the runner + forkserver + flow processes):"
         f" project idle {project_memory.idle:.0f} MB,"
         f" peak {project_memory.peak:.0f} MB; default idle {default_memory.idle:.0f} MB,"
-        f" peak {default_memory.peak:.0f} MB"
+        f" peak {default_memory.peak:.0f} MB\n"
+        f"  at the project's peak: the runner itself {project_memory.peak_runner:.0f} MB, "
+        f"{project_memory.peak_processes} processes below it; at the default's: the runner itself "
+        f"{default_memory.peak_runner:.0f} MB, {default_memory.peak_processes} below it"
     )
     # What the fast start adds to a bare runner at its worst moment: forkserver, its flow processes.
     extra = project_memory.peak - default_memory.idle
