@@ -218,9 +218,7 @@ class OisGrant(Base):
     # What the grant was given under: the ОІС's agreement and its capability then, the data sets (codes
     # of the configured catalogue) and the school's own contract with the operator (the order, item 5).
     agreement_id: Mapped[int | None] = mapped_column(ForeignKey("agreement.id", ondelete="RESTRICT"))
-    capability: Mapped[OisCapability | None] = mapped_column(
-        str_enum(OisCapability, "ois_grant_capability")
-    )
+    capability: Mapped[OisCapability | None] = mapped_column(str_enum(OisCapability, "ois_grant_capability"))
     data_sets: Mapped[list[str]] = mapped_column(
         ARRAY(String(64)), nullable=False, default=list, server_default="{}"
     )
