@@ -30,6 +30,13 @@ def _public_calendar(year: int) -> tuple[frozenset[date], frozenset[date]]:
     return days_off, workdays
 
 
+def load_public_calendars(years: Iterable[int]) -> None:
+    """Read the public holidays of `years` now (the `holidays` package loads ~300 modules on first use:
+    the flow-run forkserver does it once for every flow process it forks)."""
+    for year in years:
+        _public_calendar(year)
+
+
 @lru_cache(maxsize=256)
 def _year_counts(calendar: BusinessCalendar, year: int) -> tuple[int, ...]:
     """counts[i]: business days among the first i days of `year` (counts[-1]: the whole year)."""

@@ -4,6 +4,8 @@ would otherwise compute again. Holds no file or socket open and starts no thread
 - the settings Prefect was configured with (a child whose environment states the same keeps them);
 - the SSL context Prefect's API clients verify the server with (built from the CA bundle once here,
   not for every client a flow run opens, see `flow_process.share_prefect_ssl_contexts`);
+- the Ukrainian public calendar of this year and the next (due dates in business days; its `holidays`
+  package imports ~300 modules, 9–17 MB that every approval run would otherwise hold privately);
 - Prefect's pydantic models built (pydantic builds a model's validator on first use: once here
   instead of once per flow run);
 - every object so far moved out of the garbage collector's sight (`gc.freeze`): a child's collections
@@ -17,11 +19,13 @@ import gc
 import os
 import ssl
 import sys
+from datetime import datetime
 
 import certifi
 import pydantic
 from prefect.context import GLOBAL_SETTINGS_CONTEXT
 
+from aikom.core.calendar import KYIV, load_public_calendars
 from aikom.orchestration.flow_process import settings_env
 
 # The settings the forkserver's Prefect was configured with, as a runner states them in the environment
@@ -58,4 +62,6 @@ def _verified_ssl_contexts() -> dict[str, ssl.SSLContext]:
 
 VERIFIED_SSL_CONTEXTS = _verified_ssl_contexts()
 MODELS_BUILT = _build_models()
+_this_year = datetime.now(KYIV).year
+load_public_calendars((_this_year, _this_year + 1))
 gc.freeze()
