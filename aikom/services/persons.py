@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date
 
+from pydantic_core import PydanticCustomError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -19,6 +19,7 @@ from aikom.core.crypto import (
     sealed_key_id,
 )
 from aikom.core.errors import ValidationFailed
+from aikom.core.validation import check_email
 from aikom.models import Account, OrgLevel, Person, PersonRole, PersonState
 from aikom.services import audit
 from aikom.settings import Settings, get_settings
@@ -88,9 +89,6 @@ def needs_reencryption(person: Person, *, settings: Settings | None = None) -> b
     return sealed_key_id(person.rnokpp_ciphertext) != keyring(settings).current_key_id
 
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
 @dataclass(frozen=True)
 class PersonData:
     """What is needed to create a person card."""
@@ -108,9 +106,10 @@ def validate_person_data(data: PersonData) -> PersonData:
     name = " ".join(data.full_name.split())
     if len(name) < 3 or len(name) > 300:
         raise ValidationFailed("full_name", "ПІБ: від 3 до 300 символів.")
-    email = data.email.strip()
-    if not _EMAIL.match(email) or len(email) > 320:
-        raise ValidationFailed("email", "Електронна пошта: потрібна адреса виду ім'я@домен.укр.")
+    try:
+        email = check_email(data.email)
+    except PydanticCustomError as error:  # the one email rule of every form and command
+        raise ValidationFailed("email", f"Електронна пошта: {error.message()}.") from None
     normalise_rnokpp(data.rnokpp)
     if data.appointment_order_date is not None and data.appointment_order_date > date.today():
         raise ValidationFailed(
