@@ -1,6 +1,7 @@
 """The canonical document an institute admin signs with КЕП to change a connected ОІС: widen its capability
-from a date, suspend it, reinstate it or disconnect it. A single signed decision, not a step of a process:
-it says what is decided, about which ОІС, by whom, why, from when, and when it was signed."""
+from a date (or cancel a widening not yet in force), suspend it, reinstate it or disconnect it. A single
+signed decision, not a step of a process: it says what is decided, about which ОІС, by whom, why, from
+when, and when it was signed."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ class OisAction(StrEnum):
     SUSPEND = "suspend"
     REINSTATE = "reinstate"
     DISCONNECT = "disconnect"
+    CANCEL_WIDENING = "cancel_widening"  # the planned `receive_transmit` phase of that date
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,7 @@ class OisDecisionDocument:
     ois: int
     actor: int
     reason: str
-    effective_on: str  # ISO date for `widen`, "" otherwise
+    effective_on: str  # ISO date for `widen` and `cancel_widening` (the phase's), "" otherwise
     time: str
     kind: str = KIND
 

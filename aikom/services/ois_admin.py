@@ -1,6 +1,6 @@
 """Connected ОІС after connection: the capability in force (dated phases), suspension, reinstatement and
-disconnection by an institute admin's КЕП-signed decision, the public list of connected ОІС and the staff's
-view of them (phases, grants per ОІС).
+disconnection — and the cancellation of a widening not yet in force — by an institute admin's КЕП-signed
+decision, the public list of connected ОІС and the staff's view of them (phases, grants per ОІС).
 
 Each change is ONE signed decision of one institute admin (no second approver: the rules ask for a
 decision that takes effect at once — «its grants stop working at once»), verified and stored like every
@@ -80,6 +80,7 @@ ACTION_UK: dict[OisAction, str] = {
     OisAction.SUSPEND: "зупинення",
     OisAction.REINSTATE: "відновлення",
     OisAction.DISCONNECT: "відключення",
+    OisAction.CANCEL_WIDENING: "скасування запланованого розширення до передавання даних",
 }
 
 
@@ -162,6 +163,23 @@ class TransmitAlreadyDecided(DomainError):
             f"з {format_kyiv(phase.effective_from)}.",
             ois_id=ois.id,
         )
+
+
+class NoPlannedWidening(DomainError):
+    """Only a widening not yet in force is cancelled; one in force is stopped by suspending the ОІС."""
+
+    code = "ois_no_planned_widening"
+
+    def __init__(self, ois: Ois, in_force: OisPhase | None) -> None:
+        if in_force is not None:
+            message = (
+                f"Для ОІС «{ois.system_name}» передавання даних уже чинне з "
+                f"{format_kyiv(in_force.effective_from)}: чинну фазу не скасовують; щоб припинити обмін "
+                "даними, зупиніть ОІС."
+            )
+        else:
+            message = f"Для ОІС «{ois.system_name}» немає запланованого розширення до передавання даних."
+        super().__init__(message, ois_id=ois.id)
 
 
 class OisDecisionSignatureRequired(DomainError):
@@ -472,12 +490,7 @@ def widen_capability(
         raise ExtendedReviewNotPassed(ois, review.outcome if review else None)
     if review.reviewer_id in actor.person_ids:
         raise ReviewerMayNotDecide()
-    existing = session.scalars(
-        select(OisPhase)
-        .where(OisPhase.ois_id == ois.id, OisPhase.capability == OisCapability.RECEIVE_TRANSMIT)
-        .order_by(OisPhase.effective_from)
-        .limit(1)
-    ).first()
+    existing = _transmit_phase(session, ois.id)
     if existing is not None:
         raise TransmitAlreadyDecided(ois, existing, now)
     decision = _verify_and_store(
@@ -524,6 +537,89 @@ def widen_capability(
         key=f"ois-{ois.id}-phase-{phase.id}",
     )
     return phase
+
+
+def _transmit_phase(session: Session, ois_id: int) -> OisPhase | None:
+    """The ОІС's `receive_transmit` phase, in force or planned (there is at most one)."""
+    return session.scalars(
+        select(OisPhase)
+        .where(OisPhase.ois_id == ois_id, OisPhase.capability == OisCapability.RECEIVE_TRANSMIT)
+        .order_by(OisPhase.effective_from)
+        .limit(1)
+    ).first()
+
+
+def _planned_widening(session: Session, ois: Ois, now: datetime) -> OisPhase:
+    phase = _transmit_phase(session, ois.id)
+    if phase is None or phase.effective_from <= now:
+        raise NoPlannedWidening(ois, phase)
+    return phase
+
+
+def planned_widening_day(*, session: Session, ois_id: int, now: datetime | None = None) -> date:
+    """The day (Kyiv) from which the ОІС's planned widening would be in force: what a cancellation's
+    decision document names; NoPlannedWidening when there is none still to come."""
+    ois = session.get(Ois, ois_id)
+    if ois is None:
+        raise OisNotFound(ois_id)
+    return _planned_widening(session, ois, now or datetime.now(UTC)).effective_from.astimezone(KYIV).date()
+
+
+def cancel_widening(
+    *,
+    session: Session,
+    actor: Actor,
+    ois_id: int,
+    reason: str,
+    signed: SignedPayload | None,
+    trust: TrustList | None = None,
+    now: datetime | None = None,
+) -> date:
+    """Cancel the ОІС's widening to `receive_transmit` before it comes in force (a wrong date, a finding
+    after the review): an institute admin's signed decision with a reason. The phase is removed — it never
+    was in force — and its history stays in the audit log with both decisions; the decision point stops
+    expecting it at once, the operator is emailed, and a new widening may be decided. The phase's day."""
+    now = now or datetime.now(UTC)
+    decider = _decider(session, actor)
+    ois = _locked_ois(session, ois_id)
+    text = _clean_reason(reason, required=True)
+    phase = _planned_widening(session, ois, now)
+    day = phase.effective_from.astimezone(KYIV).date()
+    decision = _verify_and_store(
+        session=session, signer=decider, signed=signed, trust=trust, action=OisAction.CANCEL_WIDENING,
+        ois_id=ois.id, reason=text, effective_on=day, now=now,
+    )  # fmt: skip
+    phase_id, effective_from = phase.id, phase.effective_from
+    audit.record(
+        session=session,
+        action="ois.phase_cancelled",
+        object_type="ois",
+        object_id=ois.id,
+        details={
+            "phase_id": phase_id,
+            "capability": phase.capability.value,
+            "effective_from": effective_from.isoformat(),
+            "widening_decision_id": phase.decision_id,
+            "decision_id": decision.id,
+            "reason": text,
+        },
+        actor=actor,
+    )
+    session.delete(phase)
+    session.flush()
+    _tell_operator(
+        session,
+        ois,
+        subject="скасовано заплановане передавання даних",
+        lines=[
+            f"Інститут освітньої аналітики скасував рішення, за яким ОІС «{ois.system_name}» з "
+            f"{format_kyiv(effective_from)} мала б отримати право передавати дані до АІКОМ.",
+            f"Причина: {text}",
+            "Чинні можливості не змінилися: ОІС, як і досі, лише отримує дані.",
+        ],
+        key=f"ois-{ois.id}-phase-{phase_id}-cancelled",
+    )
+    return day
 
 
 def suspend(

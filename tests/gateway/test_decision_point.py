@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from sqlalchemy import Engine, text, update
+from sqlalchemy import Engine, delete, text, update
 from sqlalchemy.orm import Session
 
 from aikom.models import (
@@ -168,6 +168,10 @@ def test_write_is_denied_until_the_transmit_phase_is_in_force(gateway: Gateway, 
     assert _poll(gateway, school, client_id, "allowed", data_set="classes", operation="write") == "allowed"
     assert datetime.now(UTC) >= soon
     assert gateway.reason(school.token, client_id, "pupils", "write") == "data_set_read_only"
+    # A phase row removed (what cancelling a planned widening does) is forgotten at once.
+    _commit(engine, lambda s: s.execute(delete(OisPhase).where(OisPhase.id == phase_id)))
+    denied = "write_not_allowed_yet"
+    assert _poll(gateway, school, client_id, denied, data_set="classes", operation="write") == denied
 
 
 def test_a_revoked_grant_is_denied_at_once(gateway: Gateway, engine: Engine) -> None:

@@ -325,6 +325,91 @@ def test_widening_refusals_name_the_rule(
     assert svc.capability_in_force(ois, NOW) == OisCapability.RECEIVE_TRANSMIT
 
 
+def _cancel(
+    session: Session,
+    signing: SigningPki,
+    trust: TrustList,
+    person: Person,
+    ois: Ois,
+    day: date,
+    reason: str,
+    *,
+    at: datetime | None = None,
+) -> date:
+    signed = _signed(
+        session, signing, person, action=OisAction.CANCEL_WIDENING, ois=ois, reason=reason, effective_on=day
+    )
+    return svc.cancel_widening(
+        session=session, actor=f.actor(person), ois_id=ois.id, reason=reason, signed=signed, trust=trust,
+        now=at or NOW,
+    )  # fmt: skip
+
+
+def test_a_planned_widening_is_cancelled_by_a_signed_decision_and_may_be_decided_again(
+    session: Session, world: World, signing_pki: SigningPki, trust: TrustList
+) -> None:
+    ois = of.connected_ois(session, reviewer=world.reviewer)
+    of.review_of(session, ois, reviewer=world.reviewer)
+    phase = _widen(session, signing_pki, trust, world.admin, ois, LATER)
+    phase_id, widening_decision = phase.id, phase.decision_id
+    assert svc.planned_widening_day(session=session, ois_id=ois.id, now=NOW) == LATER
+
+    reason = "Помилкова дата в рішенні"
+    assert _cancel(session, signing_pki, trust, world.admin, ois, LATER, reason) == LATER
+    # The phase is gone: nothing comes in force on that day, the staff's view shows receive only.
+    assert session.get(OisPhase, phase_id) is None
+    later = datetime.combine(LATER, time(0), tzinfo=KYIV) + timedelta(days=1)
+    assert svc.capability_in_force(ois, later) == OisCapability.RECEIVE
+    [view] = [o for o in svc.staff_list(session=session, actor=f.actor(world.manager)) if o.id == ois.id]
+    assert [p.capability for p in view.phases] == [OisCapability.RECEIVE]
+    # The history stays: both decisions stored and verifiable, the audit names them and the reason.
+    assert _audit(session, ois) == ["ois.phase_added", "ois.phase_cancelled"]
+    entry = session.scalars(
+        select(AuditEntry).where(
+            AuditEntry.action == "ois.phase_cancelled", AuditEntry.object_id == str(ois.id)
+        )
+    ).one()
+    assert entry.details["phase_id"] == phase_id and entry.details["reason"] == reason
+    assert entry.details["widening_decision_id"] == widening_decision
+    cancelling = session.get_one(SignedDecision, entry.details["decision_id"])
+    assert json.loads(cancelling.document)["action"] == "cancel_widening"
+    assert reverify_decision(session=session, trust=trust, decision_id=cancelling.id).verification.ok
+    # The operator is told, with the reason.
+    told = _emails(session, ois)[-1]
+    assert told.idempotency_key == f"ois-{ois.id}-phase-{phase_id}-cancelled"
+    assert "скасував" in " ".join(told.variables["lines"]) and reason in " ".join(told.variables["lines"])
+    # Another date may now be decided.
+    again = _widen(session, signing_pki, trust, world.admin, ois, LATER + timedelta(days=7))
+    assert again.effective_from == datetime.combine(LATER + timedelta(days=7), time(0), tzinfo=KYIV)
+
+
+def test_a_widening_cancellation_is_refused_when_nothing_is_planned_or_it_is_in_force(
+    session: Session, world: World, signing_pki: SigningPki, trust: TrustList
+) -> None:
+    ois = of.connected_ois(session, reviewer=world.reviewer)
+    of.review_of(session, ois, reviewer=world.reviewer)
+    with pytest.raises(svc.NoPlannedWidening) as nothing:
+        svc.planned_widening_day(session=session, ois_id=ois.id, now=NOW)
+    assert "немає запланованого розширення" in nothing.value.message_uk
+    phase = _widen(session, signing_pki, trust, world.admin, ois, LATER)
+    # A reason is required, a manager may not decide, and the document must name the phase's day.
+    with pytest.raises(ValidationFailed) as no_reason:
+        _cancel(session, signing_pki, trust, world.admin, ois, LATER, "  ")
+    assert no_reason.value.field == "reason"
+    with pytest.raises(svc.OisDecidersOnly):
+        _cancel(session, signing_pki, trust, world.manager, ois, LATER, "Причина")
+    with pytest.raises(svc.OisDecisionDocumentMismatch) as other_day:
+        _cancel(session, signing_pki, trust, world.admin, ois, LATER + timedelta(days=1), "Причина")
+    assert "effective_on" in other_day.value.message_uk
+    # Once its day has come, the phase is in force: it is not cancelled (the ОІС is suspended instead).
+    in_force = phase.effective_from + timedelta(hours=1)
+    with pytest.raises(svc.NoPlannedWidening) as too_late:
+        _cancel(session, signing_pki, trust, world.admin, ois, LATER, "Причина", at=in_force)
+    assert "уже чинне" in too_late.value.message_uk and "зупиніть ОІС" in too_late.value.message_uk
+    assert session.get(OisPhase, phase.id) is not None
+    assert _audit(session, ois) == ["ois.phase_added"]
+
+
 def test_suspension_keeps_grants_but_denies_and_reinstatement_restores(
     session: Session, world: World, signing_pki: SigningPki, trust: TrustList
 ) -> None:
