@@ -1,5 +1,5 @@
-"""`aikom ois list|decision-document|widen|suspend|reinstate|disconnect`: the public list of connected ОІС,
-the staff's full list, and an institute admin's КЕП-signed decisions about a connected ОІС."""
+"""`aikom ois list|decision-document|widen|cancel-widening|suspend|reinstate|disconnect`: the public list of
+connected ОІС, the staff's full list, and an institute admin's КЕП-signed decisions about a connected ОІС."""
 
 from __future__ import annotations
 
@@ -28,7 +28,8 @@ SIGNATURE_OPTION = typer.Option("--signature", help="Файл КЕП-підпи�
 DEMO_SIGN_OPTION = typer.Option(
     False, "--demo-sign", help="Лише в демо-режимі: підписати ключем демонстраційної особи"
 )
-ACTIONS_UK = {"widen": OisAction.WIDEN, "suspend": OisAction.SUSPEND, "reinstate": OisAction.REINSTATE,
+ACTIONS_UK = {"widen": OisAction.WIDEN, "cancel-widening": OisAction.CANCEL_WIDENING,
+              "suspend": OisAction.SUSPEND, "reinstate": OisAction.REINSTATE,
               "disconnect": OisAction.DISCONNECT}  # fmt: skip
 
 
@@ -120,6 +121,23 @@ def _effective(action: OisAction, value: str | None) -> date | None:
         raise ValidationFailed("effective", f"Дата початку фази «{value}»: очікується РРРР-ММ-ДД.") from None
 
 
+def _day(action: OisAction, value: str | None, ois_id: int) -> date | None:
+    """The date the decision document names: the one given for a widening, the planned phase's own for
+    its cancellation."""
+    if action != OisAction.CANCEL_WIDENING:
+        return _effective(action, value)
+    if value:
+        raise ValidationFailed(
+            "effective",
+            "Для скасування розширення дату (--effective) не вказують: це дата запланованої фази.",
+        )
+    from aikom.db import unit_of_work
+    from aikom.services import ois_admin
+
+    with unit_of_work() as session:
+        return ois_admin.planned_widening_day(session=session, ois_id=ois_id)
+
+
 def _document(
     person_ref: str, ois_id: int, action: OisAction, reason: str | None, effective: date | None
 ) -> bytes:
@@ -134,10 +152,11 @@ def _document(
 
 
 @app.command(
-    "decision-document", help="Документ рішення щодо ОІС для підпису КЕП (widen|suspend|reinstate|disconnect)"
+    "decision-document",
+    help="Документ рішення щодо ОІС для підпису КЕП (widen|cancel-widening|suspend|reinstate|disconnect)",
 )
 def decision_document(
-    action: str = typer.Argument(..., help="widen | suspend | reinstate | disconnect"),
+    action: str = typer.Argument(..., help="widen | cancel-widening | suspend | reinstate | disconnect"),
     ois_id: int = OIS_ARGUMENT,
     actor: str = DECIDER_OPTION,
     reason: str | None = typer.Option(None, "--reason", help="Причина (коментар для widen)"),
@@ -148,7 +167,7 @@ def decision_document(
     """Write the canonical decision document; sign it with `aikom kep sign`, then pass both back."""
     try:
         chosen = _action(action)
-        content = _document(actor, ois_id, chosen, reason, _effective(chosen, effective))
+        content = _document(actor, ois_id, chosen, reason, _day(chosen, effective, ois_id))
     except DomainError as error:
         fail(error.message_uk, error.code, json_output)
         return
@@ -156,7 +175,7 @@ def decision_document(
     emit(
         {"ok": True, "file": str(out), "document": content.decode("utf-8")},
         json_output,
-        f"Документ рішення записано у {out}. Підпишіть його КЕП і передайте в `aikom ois {chosen.value} … "
+        f"Документ рішення записано у {out}. Підпишіть його КЕП і передайте в `aikom ois {action.strip()} … "
         "--document … --signature …`.",
     )
 
@@ -215,12 +234,12 @@ def _decide(
     json_output: bool,
 ) -> None:
     from aikom import commands
-    from aikom.core.timefmt import format_kyiv
+    from aikom.core.timefmt import format_date, format_kyiv
     from aikom.db import unit_of_work
     from aikom.services import approvals, ois_admin
 
     try:
-        day = _effective(action, effective)
+        day = _day(action, effective, ois_id)
         signed = _signed(
             person_ref=actor, ois_id=ois_id, action=action, reason=reason, effective=day,
             document_file=document_file, signature_file=signature_file, demo_sign=demo_sign,
@@ -242,6 +261,15 @@ def _decide(
                 )
                 payload |= {"phase_id": phase.id, "effective_from": phase.effective_from.isoformat()}
                 human = f"ОІС №{ois_id}: отримання і передавання даних з {format_kyiv(phase.effective_from)}."
+            elif action == OisAction.CANCEL_WIDENING:
+                cancelled = ois_admin.cancel_widening(
+                    session=session, actor=acting, ois_id=ois_id, reason=reason or "", signed=signed
+                )
+                payload["cancelled_effective_on"] = cancelled.isoformat()
+                human = (
+                    f"ОІС №{ois_id}: заплановане з {format_date(cancelled)} розширення до передавання даних "
+                    "скасовано; ОІС і далі лише отримує дані."
+                )
             elif action == OisAction.DISCONNECT:
                 done = ois_admin.disconnect(
                     session=session, actor=acting, ois_id=ois_id, reason=reason or "", signed=signed
@@ -304,6 +332,11 @@ _state_command(
     OisAction.SUSPEND, "suspend", "Зупинити підключену ОІС (доступи закладів не діють, доки зупинена)"
 )
 _state_command(OisAction.REINSTATE, "reinstate", "Відновити зупинену ОІС")
+_state_command(
+    OisAction.CANCEL_WIDENING,
+    "cancel-widening",
+    "Скасувати заплановане (ще не чинне) розширення ОІС до передавання даних",
+)
 _state_command(
     OisAction.DISCONNECT, "disconnect", "Відключити ОІС остаточно (доступи закладів відкликаються)"
 )

@@ -1,8 +1,8 @@
 """The «Підключені системи» section of the staff's «ОІС» page: every ОІС connected once, each with its
 state, capability in force and phases (planned ones shown as such), its agreement, and the schools' grants
 (count by state, the schools). An institute admin decides here, each decision signed with КЕП: widen to
-«отримання і передавання» from a date (after a passed extended review), suspend, reinstate, disconnect
-(final; grants revoked). A manager reads only."""
+«отримання і передавання» from a date (after a passed extended review) or cancel that before its day,
+suspend, reinstate, disconnect (final; grants revoked). A manager reads only."""
 
 from __future__ import annotations
 
@@ -25,14 +25,15 @@ from aikom.services.ois_admin import ACTION_UK, CAPABILITY_UK, PHASE_STATUS_UK, 
 DOCS_KEY = "ois_decision_documents"
 SHOWN_KEY = "ois_shown_states"
 ACTIONS_OF_STATE: dict[OisState, list[OisAction]] = {
-    OisState.CONNECTED: [OisAction.WIDEN, OisAction.SUSPEND, OisAction.DISCONNECT],
-    OisState.SUSPENDED: [OisAction.REINSTATE, OisAction.DISCONNECT],
+    OisState.CONNECTED: [OisAction.WIDEN, OisAction.CANCEL_WIDENING, OisAction.SUSPEND, OisAction.DISCONNECT],
+    OisState.SUSPENDED: [OisAction.REINSTATE, OisAction.CANCEL_WIDENING, OisAction.DISCONNECT],
 }
 BUTTON_UK = {
     OisAction.WIDEN: "Ухвалити розширення",
     OisAction.SUSPEND: "Зупинити ОІС",
     OisAction.REINSTATE: "Відновити ОІС",
     OisAction.DISCONNECT: "Відключити ОІС",
+    OisAction.CANCEL_WIDENING: "Скасувати розширення",
 }
 VIEWS = {
     "active": ("Підключені й зупинені", [OisState.CONNECTED, OisState.SUSPENDED]),
@@ -68,6 +69,14 @@ def _apply(
                     signed=signed,
                 )
                 done = f"передавання даних дозволено з {kyiv(phase.effective_from)}"
+            elif action == OisAction.CANCEL_WIDENING:
+                cancelled = ois_admin.cancel_widening(
+                    session=session, actor=actor, ois_id=row.id, reason=reason, signed=signed
+                )
+                done = (
+                    f"заплановане з {format_date(cancelled)} розширення скасовано; "
+                    "ОІС і далі лише отримує дані"
+                )
             elif action == OisAction.DISCONNECT:
                 result = ois_admin.disconnect(
                     session=session, actor=actor, ois_id=row.id, reason=reason, signed=signed
@@ -94,8 +103,24 @@ def _may_widen(row: StaffOis) -> bool:
     return row.extended_review == ReviewOutcome.PASSED and not transmit
 
 
+def _planned_widening_day(row: StaffOis) -> date | None:
+    """The day (Kyiv) of the ОІС's widening still to come, if one is planned."""
+    planned = [
+        p for p in row.phases if p.capability == OisCapability.RECEIVE_TRANSMIT and p.status == "planned"
+    ]
+    return planned[0].effective_from.astimezone(KYIV).date() if planned else None
+
+
+def _offered(row: StaffOis, action: OisAction) -> bool:
+    if action == OisAction.WIDEN:
+        return _may_widen(row)
+    if action == OisAction.CANCEL_WIDENING:
+        return _planned_widening_day(row) is not None
+    return True
+
+
 def _decisions(person_id: int, row: StaffOis) -> None:
-    offered = [a for a in ACTIONS_OF_STATE.get(row.state, []) if a != OisAction.WIDEN or _may_widen(row)]
+    offered = [a for a in ACTIONS_OF_STATE.get(row.state, []) if _offered(row, a)]
     if not offered:
         return
     st.markdown("**Рішення щодо ОІС**")
@@ -126,6 +151,13 @@ def _decisions(person_id: int, row: StaffOis) -> None:
         )  # fmt: skip
         reason = st.text_input("Коментар (необов'язково)", key=f"ois_reason{row.id}", max_chars=1000).strip()
     else:
+        if action == OisAction.CANCEL_WIDENING:
+            day = _planned_widening_day(row)
+            st.info(
+                f"Заплановану з {format_date(day)} фазу «{CAPABILITY_UK[OisCapability.RECEIVE_TRANSMIT]}» "
+                "буде скасовано: ОІС і далі лише отримуватиме дані; нове розширення можна буде "
+                "ухвалити знову."
+            )
         reason = st.text_area("Причина (підстава рішення)", key=f"ois_reason{row.id}", max_chars=1000).strip()
         if not reason:
             st.info("Вкажіть причину — вона потрапить у підписаний документ рішення і в лист оператору.")

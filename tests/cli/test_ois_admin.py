@@ -24,6 +24,7 @@ from aikom.models import (
     GrantState,
     Ois,
     OisGrant,
+    OisPhase,
     OisState,
     OrgLevel,
     Person,
@@ -157,6 +158,19 @@ def test_signed_decisions_suspend_reinstate_widen_and_disconnect(
     code, out = aikom("ois", "list", "--public")
     [mine] = [o for o in out["ois"] if o["name"] == world.connected_name]
     assert mine["capability"] == "receive"  # not before its date
+    # Cancelled before its date: the document names the planned phase's day by itself.
+    code, out = aikom("ois", "cancel-widening", ois, "--as", str(world.admin), "--reason", "Не та дата")
+    assert code == 1 and "підписують КЕП" in out["message"]
+    args = ("cancel-widening", ois, "--reason", "Не та дата")
+    signed = _signed_files(aikom, signing_pki, tmp_path, world.admin, *args)
+    assert f'"effective_on":"{day}"' in Path(signed[1]).read_text()
+    code, out = aikom("ois", *args[:2], "--as", str(world.admin), *args[2:], *signed)
+    assert code == 0 and out["cancelled_effective_on"] == day, out
+    code, out = aikom("ois", "cancel-widening", ois, "--as", str(world.admin), "--reason", "Ще раз")
+    assert code == 1 and out["error"] == "ois_no_planned_widening", out
+    with unit_of_work() as s:
+        decided = (OisPhase.ois_id == world.connected, OisPhase.decision_id.is_not(None))
+        assert not s.scalars(select(OisPhase).where(*decided)).all()
 
     reason = "Договір розірвано"
     signed = _signed_files(aikom, signing_pki, tmp_path, world.admin, "disconnect", ois, "--reason", reason)
@@ -169,7 +183,7 @@ def test_signed_decisions_suspend_reinstate_widen_and_disconnect(
         told = s.scalar(
             select(func.count()).where(EmailMessage.idempotency_key.like(f"ois-{world.connected}-%"))
         )
-        assert told == 4  # suspended, reinstated, phase, disconnected
+        assert told == 5  # suspended, reinstated, phase, phase cancelled, disconnected
 
 
 def test_the_operator_receives_the_letter_over_smtp(

@@ -122,6 +122,20 @@ def test_an_institute_admin_widens_suspends_reinstates_and_disconnects(
         )
         assert phase.effective_from.astimezone(KYIV).date() == day
 
+    # The planned widening cancelled (a reason, a signed decision), then decided again.
+    at.selectbox(key=f"ois_action{ois_id}").set_value("cancel_widening").run()
+    assert f"Заплановану з {day:%d.%m.%Y} фазу" in _texts(at) and "Вкажіть причину" in _texts(at)
+    at.text_area(key=f"ois_reason{ois_id}").input("Помилкова дата").run()
+    at.button(key=f"ois_sign{ois_id}_demo").click().run()
+    assert not at.exception
+    assert f"заплановане з {day:%d.%m.%Y} розширення скасовано" in _texts(at)
+    assert "запланована" not in _everything(at)
+    assert "cancel_widening" not in at.selectbox(key=f"ois_action{ois_id}").options
+    at.selectbox(key=f"ois_action{ois_id}").set_value("widen").run()
+    at.date_input(key=f"ois_day{ois_id}").set_value(day).run()
+    at.button(key=f"ois_sign{ois_id}_demo").click().run()
+    assert f"передавання даних дозволено з {day:%d.%m.%Y} 00:00" in _everything(at)
+
     # Suspend: a reason is needed before the document is offered.
     at.selectbox(key=f"ois_action{ois_id}").set_value("suspend").run()
     assert "Вкажіть причину" in _texts(at)
@@ -155,14 +169,23 @@ def test_an_institute_admin_widens_suspends_reinstates_and_disconnects(
             .where(AuditEntry.object_type == "ois", AuditEntry.object_id == str(ois_id))
             .order_by(AuditEntry.id)
         ).all()
-        assert actions == ["ois.phase_added", "ois.suspended", "ois.reinstated", "ois.disconnected"]
+        assert actions == [
+            "ois.phase_added",
+            "ois.phase_cancelled",
+            "ois.phase_added",
+            "ois.suspended",
+            "ois.reinstated",
+            "ois.disconnected",
+        ]
         told = session.scalars(
             select(EmailMessage)
             .where(EmailMessage.idempotency_key.like(f"ois-{ois_id}-%"))
             .order_by(EmailMessage.id)
         ).all()
-        assert [m.to_address for m in told] == [HIDDEN_EMAIL] * 4
+        assert [m.to_address for m in told] == [HIDDEN_EMAIL] * 6
         assert [m.variables["subject"] for m in told] == [
+            "дозволено передавання даних",
+            "скасовано заплановане передавання даних",
             "дозволено передавання даних",
             "роботу зупинено",
             "роботу відновлено",
