@@ -79,7 +79,9 @@ class Settings(BaseSettings):
     # server, TLS ("ssl": IMAPS, "starttls", "none": plain text, for loopback only), the port (None: 993
     # for "ssl", 143 otherwise), an extra CA bundle for a private CA, the login (the password is a secret:
     # never logged), the folder read, and what is done to a message once it is taken ("seen": flag \Seen;
-    # "move": move it to `support_imap_done_folder`, created when missing).
+    # "move": move it to `support_imap_done_folder`, created when missing). A folder never read before (no
+    # cursor yet) is read from the messages delivered in its last `support_imap_first_read_days` days only
+    # (0: the whole folder): an old mailbox does not open a request for every message it ever held.
     support_imap_host: str = "127.0.0.1"
     support_imap_port: int | None = None
     support_imap_tls: Literal["ssl", "starttls", "none"] = "ssl"
@@ -90,6 +92,7 @@ class Settings(BaseSettings):
     support_imap_after_read: Literal["seen", "move"] = "seen"
     support_imap_done_folder: str = "Processed"
     support_imap_timeout_seconds: float = 30.0
+    support_imap_first_read_days: int = Field(default=14, ge=0)
     support_attachment_max_bytes: int = 5_000_000
     support_attachment_types: list[str] = Field(
         default_factory=lambda: ["pdf", "png", "jpeg", "jpg", "txt", "csv", "xlsx", "docx", "p7s"]

@@ -1,6 +1,7 @@
 """The support mailbox over IMAP: a `MailSource` (aikom/mail/support_inbox.py) that reads one folder by UID.
 
-- Positions are `"<UIDVALIDITY>:<UID>"`; the inbox's cursor (`support_mailbox_cursor`) keeps the last one
+- Positions are `"<UIDVALIDITY>:<UID>"` (`…:<FLOOR>` after a first read that left older messages: the
+  lowest UID this reader may flag or move); the inbox's cursor (`support_mailbox_cursor`) keeps the last one
   taken, so a restart neither reads a message again nor skips one. When the folder's UIDVALIDITY changes
   (the folder was recreated) the UIDs mean nothing any more: the folder is read from the start, and the
   intake, idempotent by Message-ID, drops what it took before.
@@ -9,6 +10,9 @@
   the start of the next round, to the messages at or below the committed cursor only: the source is told
   its position only after the batch holding it was committed, so a message is never marked or moved away
   before the intake has it (nothing is lost when a round fails half way).
+- A folder never read before (no cursor) is read from its first message delivered (INTERNALDATE) in the
+  last `support_imap_first_read_days` days on; the ones below are left as they are (never flagged nor
+  moved: the position carries that floor) and counted in the log.
 - Any failure to reach or use the server is a `MailSourceUnavailable` with a Ukrainian message saying what
   is wrong (server not found or unreachable, login refused, folder missing, TLS failure); the cursor stays
   where it was and the next round tries again. The password is never logged nor put in a message.
@@ -29,6 +33,7 @@ import socket
 import ssl
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -41,6 +46,8 @@ log = logging.getLogger(__name__)
 # Messages fetched per IMAP command.
 FETCH_CHUNK = 25
 
+# IMAP dates name the month in English whatever the locale (RFC 3501 date-month).
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _UID = re.compile(rb"\bUID\s+(\d+)", re.IGNORECASE)
 _TRYCREATE_OR_EXISTS = re.compile(rb"ALREADYEXISTS|already exists", re.IGNORECASE)
 
@@ -65,6 +72,7 @@ class ImapConfig:
     done_folder: str = "Processed"
     ca_file: Path | None = None
     timeout: float = 30.0
+    first_read_days: int = 14
 
     def __repr__(self) -> str:  # never the password
         return (
@@ -86,6 +94,7 @@ class ImapConfig:
             done_folder=settings.support_imap_done_folder,
             ca_file=settings.support_imap_ca_file,
             timeout=settings.support_imap_timeout_seconds,
+            first_read_days=settings.support_imap_first_read_days,
         )
 
 
@@ -111,12 +120,12 @@ def encode_mailbox(name: str) -> str:
     return f'"{text}"'
 
 
-def parse_position(position: str | None) -> tuple[int, int] | None:
-    """`(uidvalidity, uid)` of a cursor position (None: none, or not an IMAP position)."""
+def parse_position(position: str | None) -> tuple[int, int, int] | None:
+    """`(uidvalidity, uid, floor)` of a cursor position (None: none, or not an IMAP position)."""
     if position is None:
         return None
-    match = re.fullmatch(r"(\d+):(\d+)", position.strip())
-    return (int(match.group(1)), int(match.group(2))) if match else None
+    match = re.fullmatch(r"(\d+):(\d+)(?::(\d+))?", position.strip())
+    return (int(match.group(1)), int(match.group(2)), int(match.group(3) or 1)) if match else None
 
 
 class ImapMailbox:
@@ -142,11 +151,11 @@ class ImapMailbox:
         try:
             uidvalidity = self._select(connection)
             taken = parse_position(position)
-            after = 0
+            after, floor = 0, 1
             if taken is not None and taken[0] == uidvalidity:
-                after = taken[1]
+                after, floor = taken[1], taken[2]
                 try:
-                    self._after_read(connection, after)
+                    self._after_read(connection, after, floor)
                 except imaplib.IMAP4.abort:
                     raise
                 except (MailSourceUnavailable, imaplib.IMAP4.error) as error:
@@ -156,9 +165,15 @@ class ImapMailbox:
                     log.warning(
                         "support mail on %s: taken messages not flagged/moved: %s", self._where, reason
                     )
-            for chunk in _chunks(self._uids_after(connection, after), FETCH_CHUNK):
+            if taken is None and self.config.first_read_days > 0:
+                uids = self._uids_delivered_lately(connection, self.config.first_read_days)
+                floor = uids[0] if uids else 1
+            else:
+                uids = self._uids_after(connection, after)
+            suffix = f":{floor}" if floor > 1 else ""
+            for chunk in _chunks(uids, FETCH_CHUNK):
                 for uid, raw in self._fetch(connection, chunk):
-                    yield RawMail(f"{uidvalidity}:{uid}", raw)
+                    yield RawMail(f"{uidvalidity}:{uid}{suffix}", raw)
         except MailSourceUnavailable:
             raise
         except (imaplib.IMAP4.abort, OSError) as error:
@@ -293,6 +308,24 @@ class ImapMailbox:
             )
         return int(value)
 
+    def _uids_delivered_lately(self, connection: imaplib.IMAP4, days: int) -> list[int]:
+        """The first read of a folder: its messages from the first one delivered in the last `days` days
+        on (IMAP's SINCE is by the server's delivery date, whole days); the ones below are left alone."""
+        since = date.today() - timedelta(days=days)
+        status, data = connection.uid("SEARCH", f"SINCE {since.day}-{_MONTHS[since.month - 1]}-{since.year}")
+        _check(status, data, "SEARCH")
+        recent = _numbers(data)
+        status, data = connection.uid("SEARCH", "ALL")
+        _check(status, data, "SEARCH")
+        every = sorted(_numbers(data))
+        taken = [uid for uid in every if recent and uid >= min(recent)]
+        log.info(
+            "support mail on %s: first read of the folder: %d messages of the last %d days taken, "
+            "%d older ones left as they are",
+            self._where, len(taken), days, len(every) - len(taken),
+        )  # fmt: skip
+        return taken
+
     def _uids_after(self, connection: imaplib.IMAP4, after: int) -> list[int]:
         status, data = connection.uid("SEARCH", f"UID {after + 1}:*")
         _check(status, data, "SEARCH")
@@ -318,11 +351,11 @@ class ImapMailbox:
 
     # --- after reading -----------------------------------------------------------------------------------
 
-    def _after_read(self, connection: imaplib.IMAP4, last_taken: int) -> None:
-        """Flag \\Seen, or move away, the messages at or below `last_taken` (committed by the intake)."""
-        if last_taken <= 0:
+    def _after_read(self, connection: imaplib.IMAP4, last_taken: int, floor: int = 1) -> None:
+        """Flag \\Seen, or move away, the messages from `floor` to `last_taken` (committed by the intake)."""
+        if last_taken < floor:
             return
-        taken = f"1:{last_taken}"
+        taken = f"{floor}:{last_taken}"
         if self.config.after_read == "seen":
             status, data = connection.uid("SEARCH", f"UID {taken} UNSEEN")
             _check(status, data, "SEARCH")
@@ -333,7 +366,7 @@ class ImapMailbox:
             return
         status, data = connection.uid("SEARCH", f"UID {taken}")
         _check(status, data, "SEARCH")
-        present = [uid for uid in _numbers(data) if uid <= last_taken]
+        present = [uid for uid in _numbers(data) if floor <= uid <= last_taken]
         if not present:
             return
         target = encode_mailbox(self.config.done_folder)

@@ -85,11 +85,11 @@ class ImapServer:
         connection.authenticate("PLAIN", lambda _challenge: credentials)
         return connection
 
-    def append(self, raw: bytes, folder: str = "INBOX") -> None:
-        """Deliver one message into `folder` (APPEND, no flags: unseen)."""
+    def append(self, raw: bytes, folder: str = "INBOX", delivered: dt.datetime | None = None) -> None:
+        """Deliver one message into `folder` (APPEND, no flags: unseen), at `delivered` (default: now)."""
         connection = self.client()
         try:
-            status, data = connection.append(folder, "", None, raw)
+            status, data = connection.append(folder, "", delivered, raw)
             assert status == "OK", data
         finally:
             connection.logout()

@@ -12,6 +12,7 @@ import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage as MimeMessage
 from email.utils import make_msgid
 from pathlib import Path
@@ -193,6 +194,43 @@ def test_reading_twice_after_a_restart_or_a_new_uidvalidity_duplicates_nothing(d
     subjects = [r.subject for r in _requests_of(desk.url, desk.requester_email)]
     assert subjects == ["Питання 0", "Питання 1", "Питання 2", "Питання 3"]
     assert desk.fetch(support_imap_folder=folder).read == 0
+
+
+def test_a_folder_read_for_the_first_time_takes_only_its_recent_mail(
+    desk: Desk, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = f"Old-{uuid.uuid4().hex[:6]}"
+    desk.imap.create_folder(folder)
+    long_ago = datetime.now(UTC) - timedelta(days=60)
+    for n in range(2):
+        desk.imap.append(_mail(desk.requester_email, f"Давнє {n}", "Давно вирішено."), folder, long_ago)
+    desk.imap.append(_mail(desk.requester_email, "Нове питання", "Не бачу школу."), folder)
+    with caplog.at_level(logging.INFO, logger=support_imap.__name__):
+        assert desk.fetch(support_imap_folder=folder).outcomes == {"opened": 1}
+    assert [r.subject for r in _requests_of(desk.url, desk.requester_email)] == ["Нове питання"]
+    assert "1 messages of the last 14 days taken, 2 older ones left as they are" in caplog.text
+    # What comes later is read after the cursor as always; the old ones stay where they were, unread
+    # (the taken one is flagged \\Seen at the start of the next round).
+    desk.imap.append(_mail(desk.requester_email, "Ще питання", "Звіт не формується."), folder)
+    assert desk.fetch(support_imap_folder=folder).outcomes == {"opened": 1}
+    seen = {uid: "\\Seen" in flags for uid, flags in desk.imap.messages(folder).items()}
+    assert [seen[uid] for uid in sorted(seen)] == [False, False, True, False]
+    # Moving taken messages away leaves the old ones in the folder too.
+    moved = f"Moved-{uuid.uuid4().hex[:6]}"
+    desk.imap.create_folder(moved)
+    desk.imap.append(_mail(desk.requester_email, "Давнє з іншої скриньки", "Давно."), moved, long_ago)
+    desk.imap.append(_mail(desk.requester_email, "Свіже", "Сьогодні."), moved)
+    done = f"Done-{uuid.uuid4().hex[:6]}"
+    move = {"support_imap_folder": moved, "support_imap_after_read": "move", "support_imap_done_folder": done}
+    assert desk.fetch(**move).outcomes == {"opened": 1}
+    assert desk.fetch(**move).read == 0  # the next round moves the taken one away
+    assert len(desk.imap.messages(moved)) == 1 and len(desk.imap.messages(done)) == 1
+    # With the window off, a folder read for the first time is read whole.
+    whole = f"Whole-{uuid.uuid4().hex[:6]}"
+    desk.imap.create_folder(whole)
+    desk.imap.append(_mail(desk.requester_email, "Давнє питання", "Ще актуальне."), whole, long_ago)
+    report = desk.fetch(support_imap_folder=whole, support_imap_first_read_days=0)
+    assert report.outcomes == {"opened": 1}
 
 
 def test_taken_messages_are_moved_to_a_folder_once_committed(desk: Desk) -> None:
