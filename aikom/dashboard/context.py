@@ -27,6 +27,9 @@ COOKIE_SCRIPT_KEY = "cookie_script"
 ENDED_KEY = "session_ended"
 SESSION_ENDED_UK = "Сеанс завершено (тривала бездіяльність або вихід в іншій вкладці). Увійдіть знову."
 FLASH_KEY = "flash_messages"
+# The messages the last full run showed: a rerun the page makes by itself (a new task arrived) shows them
+# again, so a message is never taken away before the person could read it — only their next action is.
+SHOWN_FLASH_KEY = "flash_messages_shown"
 RECHECK_SECONDS = 60  # how often a running page confirms its sign-in still holds (idle, revoked)
 # A new API key a page reveals once is kept in the browser session so that a rerun does not lose it; it
 # belongs to the person who revealed it: forgotten when they sign out, or anyone signs in, in that browser.
@@ -151,8 +154,20 @@ def flash(message: str, kind: str = "success") -> None:
 
 def show_flashes() -> None:
     """Show (once) the messages left for this run."""
-    for kind, message in st.session_state.pop(FLASH_KEY, []):
+    messages = st.session_state.pop(FLASH_KEY, [])
+    st.session_state[SHOWN_FLASH_KEY] = list(messages)
+    for kind, message in messages:
         {"success": st.success, "warning": st.warning, "info": st.info}.get(kind, st.error)(plain(message))
+
+
+def rerun_by_itself(message: str | None = None, kind: str = "info") -> None:
+    """Rerun the whole page on the page's own initiative (not the person's): the messages on screen stay,
+    and `message`, when given, is added below them."""
+    kept = st.session_state.get(SHOWN_FLASH_KEY, [])
+    st.session_state[FLASH_KEY] = [*kept, *st.session_state.get(FLASH_KEY, [])]
+    if message is not None and (kind, message) not in st.session_state[FLASH_KEY]:
+        flash(message, kind)
+    st.rerun(scope="app")
 
 
 def show_error(error: Exception) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import streamlit as st
 
 from aikom import commands
-from aikom.dashboard.context import flash, show_error, unit_of_work
+from aikom.dashboard.context import flash, rerun_by_itself, show_error, unit_of_work
 from aikom.dashboard.labels import DECISION_LABELS_UK, kyiv, plain
 from aikom.dashboard.navigation import open_page
 from aikom.dashboard.pages import page as page_spec
@@ -74,9 +74,7 @@ def _watch(person_id: int, filters: QueueFilters, shown: tuple[int, int, int]) -
         _log.debug("queue poll failed", exc_info=True)
         return
     if (now.total, now.mine, now.unassigned) != shown:
-        if now.total > shown[0]:
-            flash("Надійшло нове завдання.", "info")
-        st.rerun(scope="app")
+        rerun_by_itself("Надійшло нове завдання." if now.total > shown[0] else None)
 
 
 def _act(service: Callable[..., object], task_id: int, person_id: int, done_uk: str, **extra: Any) -> None:
