@@ -124,8 +124,10 @@ DATABASE_DOWN = (
     # AdminShutdownError, surfacing as the socket's reset): timing decides whether one is caught mid-use.
     r"|AdminShutdownError|terminating connection due to administrator command|ConnectionResetError"
     r"|500 Internal Server Error"  # the Prefect server, while its database is down
-    # …and uvicorn's record of such a request, read before its traceback (one of the above) is written.
-    r"|Exception in ASGI application"
+    # …and the records that precede such a traceback, when the guard reads them before it is written:
+    # uvicorn's for a request, and the Prefect server's background task runner's (docket: "↩" marks a
+    # task run that ended, here with the database's error).
+    r"|Exception in ASGI application|docket\.dependencies - ↩"
 )
 
 
