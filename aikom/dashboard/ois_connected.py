@@ -11,7 +11,6 @@ from datetime import UTC, date, datetime
 import streamlit as st
 
 from aikom import commands
-from aikom.core.calendar import KYIV
 from aikom.core.ois_decisions import OisAction
 from aikom.core.timefmt import format_date
 from aikom.dashboard.context import flash, show_error, unit_of_work
@@ -108,7 +107,7 @@ def _planned_widening_day(row: StaffOis) -> date | None:
     planned = [
         p for p in row.phases if p.capability == OisCapability.RECEIVE_TRANSMIT and p.status == "planned"
     ]
-    return planned[0].effective_from.astimezone(KYIV).date() if planned else None
+    return ois_admin.day_of(planned[0].effective_from) if planned else None
 
 
 def _offered(row: StaffOis, action: OisAction) -> bool:
@@ -144,7 +143,7 @@ def _decisions(person_id: int, row: StaffOis) -> None:
     action = OisAction(choice)
     day: date | None = None
     if action == OisAction.WIDEN:
-        today = datetime.now(UTC).astimezone(KYIV).date()
+        today = ois_admin.day_of(datetime.now(UTC))
         day = st.date_input(
             "Діє з (дата початку фази, за київським часом)", value=today, min_value=today,
             key=f"ois_day{row.id}", format="DD.MM.YYYY",

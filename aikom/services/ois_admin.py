@@ -460,6 +460,11 @@ def effective_from_of(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=KYIV)
 
 
+def day_of(moment: datetime) -> date:
+    """The day in Kyiv of `moment`: a phase's date (the inverse of `effective_from_of`), or today's."""
+    return moment.astimezone(KYIV).date()
+
+
 def widen_capability(
     *,
     session: Session,
@@ -479,10 +484,10 @@ def widen_capability(
     note = _clean_reason(comment, required=False)
     if ois.state != OisState.CONNECTED:
         raise OisNotConnected(ois, "розширити можливості можна лише підключеній ОІС.")
-    if effective_on < now.astimezone(KYIV).date():
+    if effective_on < day_of(now):
         raise ValidationFailed(
             "effective_on",
-            f"Дата початку фази: не раніше за сьогодні ({format_date(now.astimezone(KYIV).date())}), "
+            f"Дата початку фази: не раніше за сьогодні ({format_date(day_of(now))}), "
             f"а не {format_date(effective_on)}.",
         )
     review = _latest_extended_review(session, ois.id)
@@ -562,7 +567,7 @@ def planned_widening_day(*, session: Session, ois_id: int, now: datetime | None 
     ois = session.get(Ois, ois_id)
     if ois is None:
         raise OisNotFound(ois_id)
-    return _planned_widening(session, ois, now or datetime.now(UTC)).effective_from.astimezone(KYIV).date()
+    return day_of(_planned_widening(session, ois, now or datetime.now(UTC)).effective_from)
 
 
 def cancel_widening(
@@ -584,7 +589,7 @@ def cancel_widening(
     ois = _locked_ois(session, ois_id)
     text = _clean_reason(reason, required=True)
     phase = _planned_widening(session, ois, now)
-    day = phase.effective_from.astimezone(KYIV).date()
+    day = day_of(phase.effective_from)
     decision = _verify_and_store(
         session=session, signer=decider, signed=signed, trust=trust, action=OisAction.CANCEL_WIDENING,
         ois_id=ois.id, reason=text, effective_on=day, now=now,

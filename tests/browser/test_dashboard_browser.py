@@ -150,14 +150,7 @@ def _walk_through_replacement(page: Page, system: System, tmp_path: Path) -> int
     page.get_by_label("Коментар").fill("Погоджено, наказ перевірено")
     page.get_by_label("Коментар").blur()
     page.wait_for_timeout(1000)
-    with page.expect_download() as download:
-        page.get_by_role("button", name="1. Завантажити документ рішення").click()
-    decision = tmp_path / "decision.p7s"
-    decision.write_bytes(system.sign(str(approver["key"]), Path(download.value.path()).read_bytes()))
-    page.locator("input[type=file]").first.set_input_files(str(decision))
-    expect(page.get_by_role("button", name="Remove decision.p7s")).to_be_visible()
-    page.get_by_role("button", name="3. Ухвалити рішення").click()
-    expect(page.get_by_text("ухвалено й підписано")).to_be_visible()
+    _decide_with_uploaded_signature(page, system, str(approver["key"]), tmp_path / "decision.p7s")
 
     # 3. The process moved on: it waits for the new director's first sign-in; its history tells who
     #    decided, in Kyiv time.
@@ -443,14 +436,8 @@ def _walk_through_ois_grant(page: Page, system: System, tmp_path: Path) -> tuple
     task_id = _step_task(system, process_id, "approve")
     _sign_in_as_demo_person(page, str(approver["full_name"]))
     _open_task(page, task_id, "Перегенерувати ключ API")
-    with page.expect_download() as download:
-        page.get_by_role("button", name="1. Завантажити документ рішення").click()
     decision = tmp_path / "key-regeneration-decision.p7s"
-    decision.write_bytes(system.sign(str(approver["key"]), Path(download.value.path()).read_bytes()))
-    page.locator("input[type=file]").first.set_input_files(str(decision))
-    expect(page.get_by_role("button", name=f"Remove {decision.name}")).to_be_visible()
-    page.get_by_role("button", name="3. Ухвалити рішення").click()
-    expect(page.get_by_text("ухвалено й підписано")).to_be_visible()
+    _decide_with_uploaded_signature(page, system, str(approver["key"]), decision)
     _sign_out(page)
 
     # 6. The director, back in the same browser, sees the NEW key once; the grant moved to it.
@@ -639,6 +626,20 @@ def _free_edrpou(system: System) -> str:
             return code
 
 
+def _decide_with_uploaded_signature(page: Page, system: System, key: str, signature: Path) -> None:
+    """The open task's decision document downloaded, signed with `key` as the person's signing app would,
+    the `.p7s` uploaded, and the decision taken."""
+    from playwright.sync_api import expect
+
+    with page.expect_download() as download:
+        page.get_by_role("button", name="1. Завантажити документ рішення").click()
+    signature.write_bytes(system.sign(key, Path(download.value.path()).read_bytes()))
+    page.locator("input[type=file]").first.set_input_files(str(signature))
+    expect(page.get_by_role("button", name=f"Remove {signature.name}")).to_be_visible()
+    page.get_by_role("button", name="3. Ухвалити рішення").click()
+    expect(page.get_by_text("ухвалено й підписано")).to_be_visible()
+
+
 def _open_task(page: Page, task_id: int, title: str) -> None:
     """«Мої завдання»: refreshed until the task shows, then its decision panel opened."""
     page.get_by_role("link", name="Мої завдання").click()
@@ -715,14 +716,7 @@ def _walk_through_new_school(page: Page, system: System, edrpou: str, tmp_path: 
     expect(page.get_by_text("немає (код вільний)").first).to_be_visible()
     # No comment typed here: the document to sign is then the one the panel opened with (a comment's
     # rerun racing the download on a loaded machine would have the signature refused as over other data).
-    with page.expect_download() as download:
-        page.get_by_role("button", name="1. Завантажити документ рішення").click()
-    decision = tmp_path / "new-school-decision.p7s"
-    decision.write_bytes(system.sign(str(verifier["key"]), Path(download.value.path()).read_bytes()))
-    page.locator("input[type=file]").first.set_input_files(str(decision))
-    expect(page.get_by_role("button", name=f"Remove {decision.name}")).to_be_visible()
-    page.get_by_role("button", name="3. Ухвалити рішення").click()
-    expect(page.get_by_text("ухвалено й підписано")).to_be_visible()
+    _decide_with_uploaded_signature(page, system, str(verifier["key"]), tmp_path / "new-school-decision.p7s")
     _sign_out(page)
     return process_id, request_id
 
