@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import date
@@ -350,19 +351,29 @@ def test_with_one_admin_in_the_hromada_the_rayon_admin_approves(
         assert s.get_one(Person, school.former_director).state == PersonState.INACTIVE
 
 
-def _task_run_counts(run_id: str, api_url: str) -> dict[str, int]:
-    """How many times each step of the run was tried (Prefect's own record)."""
+def _task_run_counts(run_id: str, api_url: str, *, step: str, timeout: float = 30) -> dict[str, int]:
+    """How many times each step of the run was tried (Prefect's own record). The server records task runs
+    from the flow process's events, a moment after the flow run's own final state: wait until `step` is
+    recorded as finished."""
     from prefect.client.orchestration import SyncPrefectClient
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
     from prefect.client.schemas.sorting import TaskRunSort
 
-    with SyncPrefectClient(api_url) as client:
-        runs = client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[uuid.UUID(run_id)])),
-            sort=TaskRunSort.EXPECTED_START_TIME_ASC,
-            limit=200,
-        )
-    return {run.name.rsplit("-", 1)[0]: run.run_count for run in runs}
+    deadline = time.monotonic() + timeout
+    while True:
+        with SyncPrefectClient(api_url) as client:
+            runs = client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[uuid.UUID(run_id)])),
+                sort=TaskRunSort.EXPECTED_START_TIME_ASC,
+                limit=200,
+            )
+        counts = {run.name.rsplit("-", 1)[0]: run.run_count for run in runs}
+        finished = {
+            run.name.rsplit("-", 1)[0] for run in runs if run.state is not None and run.state.is_final()
+        }
+        if step in finished or time.monotonic() > deadline:
+            return counts
+        time.sleep(0.2)
 
 
 def test_a_school_closed_while_the_approval_waits_stops_the_process_at_once(
@@ -401,7 +412,10 @@ def test_a_school_closed_while_the_approval_waits_stops_the_process_at_once(
     # the reconciler leaves it be: the process is finished.
     run = adapter.wait_for_run(run_id, api_url=api_url)
     assert run.state_type == adapter.RunStateType.FAILED
-    assert _task_run_counts(run_id, api_url)["apply-director-replacement"] == 1
+    assert (
+        _task_run_counts(run_id, api_url, step="apply-director-replacement")["apply-director-replacement"]
+        == 1
+    )
     report = reconcile(db_url=database_url, api_url=api_url)
     assert process_id not in report.repaired
     again = adapter.read_run(run_id, api_url=api_url)
